@@ -1,0 +1,103 @@
+"""Sealwright's one exception tree.
+
+    SealwrightError
+    ├── ConfigurationError          settings that cannot work
+    ├── NotFound                    the object does not exist (or the caller may not know it does)
+    ├── Conflict                    the object is in a state that forbids the action
+    │   └── InvalidTransition       an envelope/recipient state machine refused a move
+    ├── ValidationError             a request is well-formed but its content is unacceptable
+    │   └── PdfRejected             a document failed intake (reason code in ``.reason``)
+    ├── AuthenticationFailed        opaque: credentials, OTPs, links, tokens -- never says why
+    ├── PermissionDenied            authenticated, but not allowed to touch this object/action
+    ├── RateLimited                 too many attempts; ``.retry_after`` seconds
+    ├── CryptoError                 a key, a ciphertext or a signature did not check out
+    │   ├── DecryptionFailed        AEAD tag mismatch or unwrap failure
+    │   └── ProofError              a Merkle proof or checkpoint did not verify
+    ├── TimestampUnavailable        the timestamp authority failed; sealing is retried later
+    └── VerificationFailed          an evidence bundle did not verify (details in the report)
+
+Adapters translate library exceptions into these with ``raise ... from``. Authentication
+failures reach users as one opaque error; the precise reason goes to the audit ledger.
+"""
+
+from __future__ import annotations
+
+
+class SealwrightError(Exception):
+    """Base of every error Sealwright raises on purpose."""
+
+    #: A stable, machine-readable code used in problem+json ``type`` URIs.
+    code: str = "error"
+
+
+class ConfigurationError(SealwrightError):
+    code = "configuration"
+
+
+class NotFound(SealwrightError):
+    code = "not-found"
+
+
+class Conflict(SealwrightError):
+    code = "conflict"
+
+
+class InvalidTransition(Conflict):
+    code = "invalid-transition"
+
+
+class ValidationError(SealwrightError):
+    code = "validation"
+
+
+class PdfRejected(ValidationError):
+    """A document failed intake. ``reason`` is one of: ``empty``, ``too-large``,
+    ``not-pdf``, ``malformed``, ``encrypted``."""
+
+    code = "pdf-rejected"
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+class AuthenticationFailed(SealwrightError):
+    """Deliberately uninformative: never subclass by reason, never put the reason in args."""
+
+    code = "authentication-failed"
+
+    def __init__(self) -> None:
+        super().__init__("authentication failed")
+
+
+class PermissionDenied(SealwrightError):
+    code = "permission-denied"
+
+
+class RateLimited(SealwrightError):
+    code = "rate-limited"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many attempts; retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
+class CryptoError(SealwrightError):
+    code = "crypto"
+
+
+class DecryptionFailed(CryptoError):
+    code = "decryption-failed"
+
+
+class ProofError(CryptoError):
+    code = "proof"
+
+
+class TimestampUnavailable(SealwrightError):
+    code = "timestamp-unavailable"
+
+
+class VerificationFailed(SealwrightError):
+    code = "verification-failed"
