@@ -14,6 +14,7 @@
     │   ├── DecryptionFailed        AEAD tag mismatch or unwrap failure
     │   └── ProofError              a Merkle proof or checkpoint did not verify
     ├── TimestampUnavailable        the timestamp authority failed; sealing is retried later
+    ├── DeliveryFailed              an outbound message (email) was not accepted; ``.permanent``
     └── VerificationFailed          an evidence bundle did not verify (details in the report)
 
 Adapters translate library exceptions into these with ``raise ... from``. Authentication
@@ -28,6 +29,9 @@ class SealwrightError(Exception):
 
     #: A stable, machine-readable code used in problem+json ``type`` URIs.
     code: str = "error"
+    #: True when the unit of work must still commit before the error propagates (its audit
+    #: event, an attempt counter): see ``storage.db.Database.transaction``.
+    commit: bool = False
 
 
 class ConfigurationError(SealwrightError):
@@ -101,3 +105,15 @@ class TimestampUnavailable(SealwrightError):
 
 class VerificationFailed(SealwrightError):
     code = "verification-failed"
+
+
+class DeliveryFailed(SealwrightError):
+    """An outbound message was not handed over. ``permanent`` is true when the receiving
+    side refused it for good (an SMTP 5xx reply), so retrying the same message is futile."""
+
+    code = "delivery-failed"
+
+    def __init__(self, detail: str, *, permanent: bool = False) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.permanent = permanent

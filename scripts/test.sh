@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Run the whole test suite: installs what it needs (Debian packages chromium and
+# poppler-utils when run as root, Python deps into .venv), makes sure PostgreSQL is up,
+# then runs ruff, mypy and pytest. Extra arguments go to pytest.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+need=()
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v pdfsig >/dev/null 2>&1 || need+=(poppler-utils)
+command -v pg_isready >/dev/null 2>&1 || need+=(postgresql)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "installing Debian packages: ${need[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  else
+    echo "missing ${need[*]}: install them (sudo apt-get install ${need[*]})" >&2
+    exit 2
+  fi
+fi
+
+if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+  echo "starting PostgreSQL"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+  for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+  pg_isready -h 127.0.0.1 -p 5432
+fi
+
+bash "$ROOT/scripts/bootstrap.sh" dev
+V="$ROOT/.venv/bin"
+"$V/ruff" check src tests bench
+"$V/mypy"
+# pytest exits 5 when it collects nothing; that is a failure here, like any other non-zero.
+"$V/pytest" "$@"

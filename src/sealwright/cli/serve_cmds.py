@@ -1,0 +1,180 @@
+"""``serve``, ``worker`` and ``demo``."""
+
+from __future__ import annotations
+
+import io
+import signal
+import tempfile
+import threading
+from pathlib import Path
+
+import click
+
+from sealwright.config import Settings
+
+
+def _bootstrap_demo(rt, public_url: str) -> tuple[list[str], tuple[str, str] | None]:  # type: ignore[no-untyped-def]
+    """A demo tenant (and, on first run, an API client whose secret is printed once) and a
+    fresh two-signer envelope, sent, so its first signing link can be printed."""
+    from sealwright.domain.envelopes import FieldKind, Rect, RecipientRole
+    from sealwright.errors import NotFound
+    from sealwright.services.admin import create_client, create_tenant, tenant_by_name
+    from sealwright.services.demo import SIGNER_BOXES, DemoPeople, demo_pdf
+    from sealwright.services.envelopes import EnvelopeService, FieldSpec, RecipientSpec
+
+    people = DemoPeople()
+    credentials = None
+    with rt.db.transaction() as session:
+        try:
+            tenant = tenant_by_name(session, "demo")
+        except NotFound:
+            tenant = create_tenant(rt, session, "demo")
+            client, secret = create_client(rt, session, tenant, "demo integration")
+            credentials = (client.id, secret)
+        service = EnvelopeService(rt)
+        env = service.create(
+            session, tenant_id=tenant.id, actor="operator:serve", title="Mutual NDA (demo)",
+            message="A demo envelope created by `sealwright serve`.",
+            recipients=[RecipientSpec(people.first_name, people.first_email,
+                                      RecipientRole.SIGNER, 1),
+                        RecipientSpec(people.second_name, people.second_email,
+                                      RecipientRole.SIGNER, 2)],
+            expires_in_days=30)
+        doc = service.add_document(session, env, actor="operator:serve", name="mutual-nda.pdf",
+                                   stream=io.BytesIO(demo_pdf()))
+        recipients = service.recipients(session, env.id)
+        specs = [FieldSpec(doc.id, r.id, FieldKind(kind), Rect(1, *box),
+                           label="Company" if kind == "text" else kind.title())
+                 for r, boxes in zip(recipients, SIGNER_BOXES, strict=True)
+                 for kind, box in boxes.items()]
+        service.place_fields(session, env, actor="operator:serve", fields=specs)
+        links = service.send(session, env, actor="operator:serve")
+    return links, credentials
+
+
+@click.command()
+@click.option("--host", default=None, help="Overrides SEALWRIGHT_HOST (127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Overrides SEALWRIGHT_PORT (8000).")
+@click.option("--demo/--no-demo", default=None,
+              help="Create a ready demo envelope (default: on with the local mail capture).")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None, demo: bool | None) -> None:
+    """Run the service: API, signer pages and (by default) the in-process worker."""
+    import uvicorn
+
+    from sealwright.services.runtime import Runtime
+    from sealwright.web.app import create_app
+
+    settings: Settings = ctx.obj["settings"]
+    updates = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    settings = settings.model_copy(update=updates)
+    rt = Runtime.build(settings)
+    base = settings.public_url.rstrip("/")
+    click.echo(f"Sealwright {_version()} — data in {settings.data_dir.resolve()}")
+    if rt.mail_capture is not None:
+        click.secho("DEVELOPMENT MODE: local keyring, local TSA, mail captured locally "
+                    "(nothing is delivered).", fg="yellow")
+    if demo if demo is not None else rt.mail_capture is not None:
+        links, credentials = _bootstrap_demo(rt, base)
+        if credentials:
+            click.echo(f"Demo API client:  {credentials[0]}")
+            click.echo(f"Demo API secret:  {credentials[1]}   (shown once)")
+        click.echo(f"Demo signing link: {links[0]}")
+    if rt.mail_capture is not None:
+        click.echo(f"Captured mail:     {base}/dev/mail")
+    click.echo(f"API docs:          {base}/docs")
+    try:
+        uvicorn.run(create_app(rt), host=settings.host, port=settings.port, log_level="info")
+    finally:
+        rt.close()
+
+
+@click.command()
+@click.pass_context
+def worker(ctx: click.Context) -> None:
+    """Run durable jobs (sealing, mail) until SIGTERM/SIGINT; run several on PostgreSQL."""
+    from sealwright.jobs.handlers import build_worker
+    from sealwright.services.runtime import Runtime
+
+    rt = Runtime.build(ctx.obj["settings"])
+    w = build_worker(rt)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    w.start()
+    click.echo("worker running")
+    stop.wait()
+    w.stop()
+    rt.close()
+
+
+@click.command()
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--url", default=None, help="Drive an already running server instead.")
+@click.option("--client-id", envvar="SEALWRIGHT_CLIENT_ID", default=None)
+@click.option("--client-secret", envvar="SEALWRIGHT_CLIENT_SECRET", default=None)
+@click.pass_context
+def demo(ctx: click.Context, out_dir: Path, url: str | None, client_id: str | None,
+         client_secret: str | None) -> None:
+    """Run a complete two-signer ceremony over HTTP; write sealed.pdf, evidence.zip and
+    trust.json to OUT."""
+    from sealwright.cli.demo_driver import DemoDriver, DemoError, write_outputs
+
+    try:
+        if url:
+            if not (client_id and client_secret):
+                raise click.UsageError("--url needs --client-id and --client-secret")
+            driver = DemoDriver(url, client_id, client_secret)
+            try:
+                result = driver.run()
+                trust = driver.api.get("/.well-known/sealwright-trust.json").content
+            finally:
+                driver.close()
+        else:
+            result, trust = _local_demo(ctx.obj["overrides"].get("data_dir"))
+    except DemoError as exc:
+        raise click.ClickException(str(exc)) from exc
+    write_outputs(result, trust, out_dir)
+    click.echo(f"envelope {result.envelope_id} completed and sealed")
+    click.echo(f"signers:  {', '.join(result.signers)}")
+    for name in ("sealed.pdf", "evidence.zip", "trust.json"):
+        click.echo(f"wrote {out_dir / name} ({(out_dir / name).stat().st_size} bytes)")
+    click.echo(f"verify:   sealwright verify {out_dir / 'evidence.zip'} "
+               f"--trust {out_dir / 'trust.json'}")
+
+
+def _local_demo(data_dir: Path | None):  # type: ignore[no-untyped-def]
+    from sealwright.cli.demo_driver import DemoDriver
+    from sealwright.services.admin import create_client, create_tenant
+    from sealwright.services.evidence_export import trust_store
+    from sealwright.services.runtime import Runtime
+    from sealwright.web.app import create_app
+    from sealwright.web.server import BackgroundServer, free_port
+
+    with tempfile.TemporaryDirectory(prefix="sealwright-demo-") as tmp:
+        port = free_port()
+        settings = Settings(data_dir=data_dir or Path(tmp), port=port,
+                            public_url=f"http://127.0.0.1:{port}", mail_mode="capture")
+        rt = Runtime.build(settings)
+        try:
+            with rt.db.transaction() as session:
+                tenant = create_tenant(rt, session, f"demo-{port}")
+                client, secret = create_client(rt, session, tenant, "demo driver")
+            with BackgroundServer(create_app(rt), port=port) as server:
+                driver = DemoDriver(server.url, client.id, secret)
+                try:
+                    result = driver.run()
+                finally:
+                    driver.close()
+            return result, trust_store(rt).to_json()
+        finally:
+            rt.close()
+
+
+def _version() -> str:
+    from sealwright import __version__
+
+    return __version__
+
+
+COMMANDS = [serve, worker, demo]

@@ -1,0 +1,372 @@
+"""The signer's side of the ceremony: one-time link → email OTP → consent → review → sign.
+
+Every refusal here raises the same opaque AuthenticationFailed towards the signer; the
+precise reason goes to the audit log (and only there).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sealwright.clock import rfc3339
+from sealwright.domain.envelopes import (
+    EnvelopeAction,
+    EnvelopeStatus,
+    RecipientAction,
+    RecipientRole,
+    RecipientStatus,
+    RoutingSlot,
+    all_signed,
+    envelope_next,
+    recipient_next,
+)
+from sealwright.domain.events import EventTag
+from sealwright.errors import AuthenticationFailed, Conflict, ValidationError
+from sealwright.identity.secrets import new_token, token_digest
+from sealwright.keys.aead import encrypt_bytes
+from sealwright.mail.message import MailMessage
+from sealwright.services.envelopes import EnvelopeService
+from sealwright.services.runtime import Runtime
+from sealwright.storage.models import Envelope, Field, Recipient, SignerSession, SigningLink
+
+SEAL_JOB = "envelope.seal"
+MEANING = "I have reviewed this document and I sign it to approve its content"
+MAX_STROKE_POINTS = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class SignerContext:
+    session: SignerSession
+    recipient: Recipient
+    envelope: Envelope
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureInput:
+    """A typed name, or drawn strokes: each stroke a list of [x, y, t_ms], x and y in 0..1."""
+
+    kind: str
+    text: str
+    strokes: Sequence[Sequence[Sequence[float]]] = ()
+
+    def validate(self) -> None:
+        if self.kind not in ("typed", "drawn"):
+            raise ValidationError("signature must be typed or drawn")
+        if self.kind == "typed" and not self.text.strip():
+            raise ValidationError("type your full name to sign")
+        if self.kind == "drawn":
+            points = sum(len(s) for s in self.strokes)
+            if not self.strokes or points < 2:
+                raise ValidationError("draw your signature in the box to sign")
+            if points > MAX_STROKE_POINTS:
+                raise ValidationError("the drawn signature is too large")
+            for stroke in self.strokes:
+                for point in stroke:
+                    if len(point) != 3 or not (0 <= point[0] <= 1 and 0 <= point[1] <= 1):
+                        raise ValidationError("drawn signature points must be [x, y, t] in 0..1")
+
+
+def signer_aad(recipient_id: str) -> bytes:
+    return f"sealwright:signer-input:{recipient_id}".encode()
+
+
+def field_aad(field_id: str) -> bytes:
+    return f"sealwright:field:{field_id}".encode()
+
+
+class CeremonyService:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.envelopes = EnvelopeService(rt)
+
+    # -- link ----------------------------------------------------------------------------
+
+    def peek_link(self, session: Session, token: str) -> tuple[Recipient, Envelope]:
+        """Check a link without using it (the landing page; mail scanners only GET)."""
+        link, recipient, env = self._usable_link(session, token)
+        return recipient, env
+
+    def redeem_link(self, session: Session, token: str) -> str:
+        """Use the one-time link: returns a new signer-session token and mails an OTP."""
+        link, recipient, env = self._usable_link(session, token)
+        now = self.rt.clock.now()
+        link.used_at = now
+        session_token = new_token()
+        row = SignerSession(
+            token_hash=token_digest(session_token),
+            recipient_id=recipient.id,
+            created_at=now,
+            expires_at=now + timedelta(seconds=self.rt.settings.signer_session_ttl),
+            otp_attempts=0,
+            otp_sends=0,
+        )
+        session.add(row)
+        session.flush()
+        self._event(session, env, recipient, EventTag.LINK_OPENED)
+        self.send_otp(session, SignerContext(row, recipient, env))
+        return session_token
+
+    def _usable_link(self, session: Session, token: str) -> tuple[SigningLink, Recipient, Envelope]:
+        link = session.get(SigningLink, token_digest(token))
+        if link is None:
+            raise AuthenticationFailed()
+        recipient = session.get(Recipient, link.recipient_id)
+        env = session.get(Envelope, recipient.envelope_id) if recipient else None
+        assert recipient is not None and env is not None
+        reason = ""
+        if link.used_at is not None:
+            reason = "link already used"
+        elif link.expires_at <= self.rt.clock.now():
+            reason = "link expired"
+        elif env.status != EnvelopeStatus.SENT.value:
+            reason = f"envelope is {env.status}"
+        if reason:
+            self._refuse(session, env, recipient, EventTag.LINK_REFUSED, reason)
+        return link, recipient, env
+
+    # -- session -------------------------------------------------------------------------
+
+    def resolve(self, session: Session, session_token: str | None) -> SignerContext:
+        if not session_token:
+            raise AuthenticationFailed()
+        row = session.get(SignerSession, token_digest(session_token))
+        if row is None:
+            raise AuthenticationFailed()
+        recipient = session.get(Recipient, row.recipient_id)
+        env = session.get(Envelope, recipient.envelope_id) if recipient else None
+        assert recipient is not None and env is not None
+        reason = ""
+        if row.expires_at <= self.rt.clock.now():
+            reason = "signer session expired"
+        elif row.locked_at is not None:
+            reason = "signer session locked"
+        if reason:
+            self._refuse(session, env, recipient, EventTag.SESSION_REFUSED, reason)
+        return SignerContext(row, recipient, env)
+
+    # -- email OTP -----------------------------------------------------------------------
+
+    def send_otp(self, session: Session, ctx: SignerContext) -> None:
+        s = ctx.session
+        if s.otp_verified_at is not None:
+            return
+        if s.otp_sends >= self.rt.settings.otp_max_sends:
+            self._lock(session, ctx, "too many codes requested")
+        code = f"{self.rt.random.randbelow(1_000_000):06d}"
+        s.otp_hash = self._otp_mac(s.token_hash, code)
+        s.otp_expires_at = self.rt.clock.now() + timedelta(seconds=self.rt.settings.otp_ttl)
+        s.otp_attempts = 0
+        s.otp_sends += 1
+        minutes = self.rt.settings.otp_ttl // 60
+        self.rt.outbox.queue(
+            session,
+            MailMessage(
+                to=ctx.recipient.email,
+                subject=f"Your code for {ctx.envelope.title}",
+                text=(
+                    f"Your Sealwright verification code is {code}\n\n"
+                    f"It expires in {minutes} minutes and works once. Never share it: "
+                    "nobody from Sealwright or the sender will ask you for it.\n"
+                ),
+            ),
+        )
+        self._event(session, ctx.envelope, ctx.recipient, EventTag.OTP_SENT, {"channel": "email"})
+
+    def verify_otp(self, session: Session, ctx: SignerContext, code: str) -> bool:
+        """True on success. On failure records it (and locks past the limit); returns False
+        so the caller can commit the failure before answering."""
+        s = ctx.session
+        now = self.rt.clock.now()
+        if s.otp_verified_at is not None:
+            return True
+        expected = s.otp_hash
+        s.otp_attempts += 1
+        ok = (
+            expected is not None
+            and s.otp_expires_at is not None
+            and s.otp_expires_at > now
+            and hmac.compare_digest(expected, self._otp_mac(s.token_hash, code.strip()))
+        )
+        if ok:
+            s.otp_hash = None
+            s.otp_verified_at = now
+            self._event(session, ctx.envelope, ctx.recipient, EventTag.OTP_PASSED,
+                        {"channel": "email", "attempt": s.otp_attempts})
+            return True
+        reason = "expired" if s.otp_expires_at is None or s.otp_expires_at <= now else "mismatch"
+        self._event(session, ctx.envelope, ctx.recipient, EventTag.OTP_FAILED,
+                    {"channel": "email", "attempt": s.otp_attempts, "reason": reason})
+        if s.otp_attempts >= self.rt.settings.otp_max_attempts:
+            s.locked_at = now
+            s.otp_hash = None
+            self._event(session, ctx.envelope, ctx.recipient, EventTag.OTP_LOCKED,
+                        {"channel": "email", "attempts": s.otp_attempts})
+        return False
+
+    def _otp_mac(self, session_hash: str, code: str) -> str:
+        msg = f"{session_hash}:{code}".encode()
+        return hmac.new(self.rt.otp_pepper, msg, hashlib.sha256).hexdigest()
+
+    # -- consent, review -----------------------------------------------------------------
+
+    def require_verified(self, ctx: SignerContext) -> None:
+        if ctx.session.otp_verified_at is None:
+            raise AuthenticationFailed()
+
+    def give_consent(self, session: Session, ctx: SignerContext) -> None:
+        self.require_verified(ctx)
+        if ctx.session.consent_at is None:
+            ctx.session.consent_at = self.rt.clock.now()
+            self._event(session, ctx.envelope, ctx.recipient, EventTag.CONSENT_GIVEN,
+                        {"disclosure": "esign-ueta-v1"})
+
+    def require_consent(self, ctx: SignerContext) -> None:
+        self.require_verified(ctx)
+        if ctx.session.consent_at is None:
+            raise Conflict("consent to electronic records first")
+
+    def record_view(self, session: Session, ctx: SignerContext, document_id: str) -> None:
+        self._event(session, ctx.envelope, ctx.recipient, EventTag.DOCUMENT_VIEWED,
+                    {"document": document_id})
+
+    def my_fields(self, session: Session, ctx: SignerContext) -> list[Field]:
+        return [
+            f for f in self.envelopes.fields(session, ctx.envelope.id)
+            if f.recipient_id == ctx.recipient.id
+        ]
+
+    # -- sign / decline ------------------------------------------------------------------
+
+    def sign(
+        self,
+        session: Session,
+        ctx: SignerContext,
+        *,
+        values: Mapping[str, str],
+        signature: SignatureInput,
+    ) -> None:
+        self.require_consent(ctx)
+        if ctx.recipient.status != RecipientStatus.NOTIFIED.value:
+            raise Conflict("you have already completed this envelope")
+        if ctx.envelope.status != EnvelopeStatus.SENT.value:
+            raise Conflict(f"this envelope is {ctx.envelope.status}")
+        signature.validate()
+        now = self.rt.clock.now()
+        fields = self.my_fields(session, ctx)
+        filled: dict[str, str] = {}
+        for f in fields:
+            if f.kind in ("signature", "initials"):
+                filled[f.id] = ""  # the signature input itself fills these
+            elif f.kind == "date":
+                filled[f.id] = now.strftime("%Y-%m-%d")
+            else:
+                value = values.get(f.id, "").strip()
+                if len(value) > 500:
+                    raise ValidationError(f"text in field {f.label or f.id} is too long")
+                if f.required and not value:
+                    raise ValidationError(f"fill in the field {f.label or f.id!r}")
+                filled[f.id] = value
+        for f in fields:
+            f.value = encrypt_bytes(filled[f.id].encode(), keyring=self.rt.keyring,
+                                    aad=field_aad(f.id))
+            self._event(session, ctx.envelope, ctx.recipient, EventTag.FIELD_FILLED,
+                        {"field": f.id, "kind": f.kind})
+        strokes_json = json.dumps([list(map(list, s)) for s in signature.strokes]).encode()
+        record: dict[str, Any] = {
+            "kind": signature.kind,
+            "text": signature.text.strip(),
+            "strokes": json.loads(strokes_json),
+            "signed_at": rfc3339(now),
+            "meaning": MEANING,
+        }
+        r = ctx.recipient
+        r.sealed_input = encrypt_bytes(json.dumps(record).encode(), keyring=self.rt.keyring,
+                                       aad=signer_aad(r.id))
+        r.status = recipient_next(RecipientRole(r.role), RecipientStatus(r.status),
+                                  RecipientAction.SIGN).value
+        r.signed_at = now
+        docs = self.envelopes.documents(session, ctx.envelope.id)
+        verified = ctx.session.otp_verified_at
+        assert verified is not None
+        self._event(session, ctx.envelope, r, EventTag.RECIPIENT_SIGNED, {
+            "documents": [{"document": d.id, "sha256": d.sha256} for d in docs],
+            "signature": {"kind": signature.kind,
+                          "strokes_sha256": hashlib.sha256(strokes_json).hexdigest(),
+                          "points": sum(len(s) for s in signature.strokes)},
+            "meaning": MEANING,
+            "authentication": [{"method": "email-otp", "at": rfc3339(verified),
+                                "age_seconds": int((now - verified).total_seconds())}],
+            "consent_at": rfc3339(ctx.session.consent_at) if ctx.session.consent_at else None,
+        })
+        self.advance(session, ctx.envelope)
+
+    def decline(self, session: Session, ctx: SignerContext, reason: str) -> None:
+        self.require_verified(ctx)
+        reason = reason.strip()
+        if not reason:
+            raise ValidationError("say why you decline")
+        if len(reason) > 2000:
+            raise ValidationError("the reason is too long (2000 characters at most)")
+        r, env = ctx.recipient, ctx.envelope
+        r.status = recipient_next(RecipientRole(r.role), RecipientStatus(r.status),
+                                  RecipientAction.DECLINE).value
+        r.declined_at = self.rt.clock.now()
+        r.sealed_input = encrypt_bytes(json.dumps({"decline_reason": reason}).encode(),
+                                       keyring=self.rt.keyring, aad=signer_aad(r.id))
+        self._event(session, env, r, EventTag.RECIPIENT_DECLINED)
+        env.status = envelope_next(EnvelopeStatus(env.status), EnvelopeAction.DECLINE).value
+        env.status_reason = "declined by a recipient"
+        self.rt.audit.append(session, EventTag.ENVELOPE_DECLINED, tenant=env.tenant_id,
+                             envelope=env.id, actor="system", data={"recipient": r.id})
+
+    def advance(self, session: Session, env: Envelope) -> None:
+        """After a signature: notify the next routing group, or complete and queue sealing."""
+        recipients = self.envelopes.recipients(session, env.id)
+        slots = [RoutingSlot(r.id, RecipientRole(r.role), r.routing_order,
+                             RecipientStatus(r.status)) for r in recipients]
+        if not all_signed(slots):
+            self.envelopes.notify_due(session, env)
+            return
+        env.status = envelope_next(EnvelopeStatus(env.status), EnvelopeAction.COMPLETE).value
+        env.completed_at = self.rt.clock.now()
+        env.seal_status = "pending"
+        self.rt.audit.append(session, EventTag.ENVELOPE_COMPLETED, tenant=env.tenant_id,
+                             envelope=env.id, actor="system")
+        self.rt.jobs.enqueue(session, SEAL_JOB, {"envelope": env.id}, key=env.id)
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _lock(self, session: Session, ctx: SignerContext, reason: str) -> None:
+        ctx.session.locked_at = self.rt.clock.now()
+        self._refuse(session, ctx.envelope, ctx.recipient, EventTag.OTP_LOCKED, reason)
+
+    def _refuse(self, session: Session, env: Envelope, r: Recipient, tag: EventTag,
+                reason: str) -> None:
+        """Record why, then fail opaquely. The caller's transaction must still commit the
+        event: web handlers commit before turning AuthenticationFailed into a response."""
+        self._event(session, env, r, tag, {"reason": reason})
+        raise RecordedRefusal()
+
+    def _event(self, session: Session, env: Envelope, r: Recipient, tag: EventTag,
+               data: Mapping[str, Any] | None = None) -> None:
+        payload = {"recipient": r.id, **(data or {})}
+        self.rt.audit.append(session, tag, tenant=env.tenant_id, envelope=env.id,
+                             actor=f"recipient:{r.id}", data=payload)
+
+
+class RecordedRefusal(AuthenticationFailed):
+    """An authentication failure whose audit event is already in the session: the handler
+    commits, then answers with the same opaque error as any other failure."""
+
+    commit = True
+
+

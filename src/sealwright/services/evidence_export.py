@@ -1,0 +1,86 @@
+"""Evidence export (A6): one deterministic zip per envelope, and the trust file (A7) an
+auditor pins to verify it offline."""
+
+from __future__ import annotations
+
+import json
+
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from sealwright.domain.events import EventTag
+from sealwright.errors import Conflict, NotFound
+from sealwright.evidence.bundle import (
+    BundleContents,
+    EnvelopeSummary,
+    LedgerEntry,
+    SealedDocument,
+    build_bundle,
+)
+from sealwright.evidence.manifest_jws import Ed25519ManifestSigner
+from sealwright.evidence.trust import ManifestKey, TrustStore
+from sealwright.keys.aead import decrypt_bytes
+from sealwright.ledger.merkle import MerkleTree
+from sealwright.ledger.note import NoteVerifier
+from sealwright.services.envelopes import EnvelopeService, load_envelope, sealed_aad
+from sealwright.services.runtime import Runtime
+from sealwright.storage.models import Envelope
+
+
+def export_bundle(
+    rt: Runtime, envelope_id: str, *, actor: str, tenant_id: str | None = None
+) -> bytes:
+    """Build the bundle of a sealed envelope. The export itself is logged afterwards (it
+    appears in later bundles, not in this one)."""
+    with rt.db.transaction() as session:
+        env = (load_envelope(session, envelope_id, tenant_id) if tenant_id
+               else session.get(Envelope, envelope_id))
+        if env is None:
+            raise NotFound("envelope not found")
+        docs = EnvelopeService.documents(session, env.id)
+        if env.seal_status != "sealed" or any(d.sealed_blob_key is None for d in docs):
+            raise Conflict(f"envelope is {env.status} and its seal is {env.seal_status}; "
+                           "evidence is exported once it is sealed")
+        checkpoint = rt.audit.publish_checkpoint(session)
+        tree = MerkleTree(rt.audit.leaf_hashes(session, checkpoint.size))
+        rows = [r for r in rt.audit.envelope_events(session, env.id) if r.idx < checkpoint.size]
+        entries = tuple(
+            LedgerEntry(index=r.idx, event=json.loads(r.leaf),
+                        inclusion_proof=tuple(tree.inclusion_proof(r.idx)))
+            for r in rows)
+        summary = EnvelopeSummary(id=env.id, tenant=env.tenant_id, title=env.title,
+                                  status=env.status, created_at=env.created_at,
+                                  completed_at=env.completed_at)
+        sealed_docs = tuple(
+            SealedDocument(id=d.id, name=d.name, sha256=d.sha256, size=d.size,
+                           sealed_pdf=decrypt_bytes(b"".join(rt.blobs.get(d.sealed_blob_key or "")),
+                                                    keyring=rt.keyring, aad=sealed_aad(d.id)))
+            for d in docs)
+        note = checkpoint.note
+        tenant = env.tenant_id
+    signer = Ed25519ManifestSigner(rt.evidence_keys.private_key_for_current(),
+                                   rt.evidence_keys.current.kid)
+    certificates = tuple(c.public_bytes(Encoding.PEM).decode()
+                         for c in (rt.pki.signer.certificate, *rt.pki.chain))
+    data = build_bundle(
+        BundleContents(envelope=summary, documents=sealed_docs, events=entries,
+                       checkpoint=note, jwks=rt.evidence_keys.public_jwks(),
+                       certificates_pem=certificates),
+        signer, rt.clock.now())
+    with rt.db.transaction() as session:
+        rt.audit.append(session, EventTag.EVIDENCE_EXPORTED, tenant=tenant, envelope=envelope_id,
+                        actor=actor, data={"manifest_kid": signer.kid, "tree_size": tree.size})
+    return data
+
+
+def trust_store(rt: Runtime) -> TrustStore:
+    """Everything public an auditor pins: checkpoint verifier keys, manifest keys (current
+    and retired), the PDF seal root and the TSA root."""
+    return TrustStore(
+        log_origin=rt.audit.origin,
+        checkpoint_keys=tuple(NoteVerifier.from_public_key(rt.audit.origin, k.public_key)
+                              for k in rt.checkpoint_keys.keys),
+        manifest_keys=tuple(ManifestKey.from_jwk(jwk)
+                            for jwk in rt.evidence_keys.public_jwks()["keys"]),
+        pdf_roots=(rt.pki.ca_pem.decode(),),
+        tsa_roots=tuple(c.public_bytes(Encoding.PEM).decode() for c in rt.tsa.trust_roots),
+    )

@@ -1,0 +1,76 @@
+"""The FastAPI application factory: ``create_app(runtime)``. No app exists at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+
+from sealwright import __version__
+from sealwright.services.runtime import Runtime
+from sealwright.web import api, dev, oauth, problems, signer
+
+
+def create_app(rt: Runtime, *, start_worker: bool | None = None) -> FastAPI:
+    run_worker = rt.settings.inprocess_worker if start_worker is None else start_worker
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if run_worker:
+            from sealwright.jobs.handlers import build_worker
+
+            rt.worker = build_worker(rt)
+            rt.worker.start()
+        try:
+            yield
+        finally:
+            if rt.worker is not None:
+                rt.worker.stop()
+                rt.worker = None
+
+    app = FastAPI(
+        title="Sealwright",
+        version=__version__,
+        description="Zero-trust e-signature service with verifiable evidence.",
+        lifespan=lifespan,
+    )
+    app.state.runtime = rt
+    problems.install(app)
+    app.include_router(oauth.router)
+    app.include_router(api.router)
+    app.include_router(signer.router)
+    if rt.mail_capture is not None:
+        app.include_router(dev.router)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> JSONResponse:
+        try:
+            with rt.db.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception:
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    @app.middleware("http")
+    async def security_headers(request, call_next):  # type: ignore[no-untyped-def]
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; object-src 'self'; frame-ancestors 'self'",
+        )
+        return response
+
+    return app

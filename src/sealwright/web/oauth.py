@@ -1,0 +1,108 @@
+"""OAuth 2.0 client-credentials token endpoint (RFC 6749 §4.4), JWKS, public log head."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from sealwright.domain.events import EventTag
+from sealwright.identity.scopes import parse_scopes
+from sealwright.identity.secrets import dummy_hash, verify_secret
+from sealwright.services.runtime import Runtime
+from sealwright.storage.models import ApiClient
+from sealwright.web.auth import UNATTRIBUTED, runtime
+from sealwright.web.schemas import TokenResponse
+
+router = APIRouter(tags=["auth"])
+
+
+def _oauth_error(status: int, error: str, description: str) -> JSONResponse:
+    headers = {"Cache-Control": "no-store"}
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Basic realm="sealwright"'
+    return JSONResponse({"error": error, "error_description": description},
+                        status_code=status, headers=headers)
+
+
+def _basic_credentials(request: Request) -> tuple[str, str] | None:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user, sep, password = base64.b64decode(value, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return (user, password) if sep else None
+
+
+@router.post("/oauth/token", response_model=TokenResponse)
+def token(
+    request: Request,
+    rt: Annotated[Runtime, Depends(runtime)],
+    grant_type: Annotated[str, Form()],
+    scope: Annotated[str | None, Form()] = None,
+    client_id: Annotated[str | None, Form()] = None,
+    client_secret: Annotated[str | None, Form()] = None,
+) -> JSONResponse:
+    if grant_type != "client_credentials":
+        return _oauth_error(400, "unsupported_grant_type", "only client_credentials is supported")
+    basic = _basic_credentials(request)
+    if basic is not None:
+        client_id, client_secret = basic
+    if not client_id or not client_secret:
+        return _oauth_error(401, "invalid_client", "client authentication failed")
+    with rt.db.transaction() as session:
+        client = session.get(ApiClient, client_id)
+        # Always run the KDF, so timing does not reveal which client ids exist.
+        ok = verify_secret(client_secret, client.secret_hash if client else dummy_hash())
+        if client is None or not ok or client.revoked_at is not None:
+            reason = ("unknown client" if client is None else
+                      "revoked client" if client.revoked_at else "wrong secret")
+            rt.audit.append(session, EventTag.TOKEN_REFUSED,
+                            tenant=client.tenant_id if client else UNATTRIBUTED,
+                            actor="anonymous", data={"client": client_id[:64], "reason": reason})
+            refused = True
+        else:
+            refused = False
+            allowed = parse_scopes(client.scopes)
+            try:
+                wanted = parse_scopes(scope) if scope else allowed
+            except ValueError:
+                wanted = None
+            if wanted is None or not wanted <= allowed:
+                rt.audit.append(session, EventTag.TOKEN_REFUSED, tenant=client.tenant_id,
+                                actor=f"client:{client.id}",
+                                data={"client": client.id, "reason": "scope not granted"})
+                return _oauth_error(400, "invalid_scope", "requested scope is not granted")
+            compact, issued = rt.tokens.issue(client_id=client.id, tenant_id=client.tenant_id,
+                                              scopes=wanted)
+            client.last_used_at = rt.clock.now()
+            rt.audit.append(session, EventTag.TOKEN_ISSUED, tenant=client.tenant_id,
+                            actor=f"client:{client.id}",
+                            data={"client": client.id, "jti": issued.jti,
+                                  "scope": sorted(s.value for s in wanted),
+                                  "expires_at": issued.expires_at})
+    if refused:
+        return _oauth_error(401, "invalid_client", "client authentication failed")
+    body = TokenResponse(access_token=compact, expires_in=issued.expires_at - issued.issued_at,
+                         scope=" ".join(sorted(s.value for s in wanted)))
+    return JSONResponse(body.model_dump(), headers={"Cache-Control": "no-store"})
+
+
+@router.get("/.well-known/jwks.json")
+def jwks(rt: Annotated[Runtime, Depends(runtime)]) -> JSONResponse:
+    keys = rt.token_keys.public_jwks()["keys"] + rt.evidence_keys.public_jwks()["keys"]
+    return JSONResponse({"keys": keys}, headers={"Cache-Control": "public, max-age=300"})
+
+
+@router.get("/v1/log/checkpoint", response_class=PlainTextResponse, tags=["ledger"])
+def checkpoint(rt: Annotated[Runtime, Depends(runtime)]) -> PlainTextResponse:
+    """The newest signed checkpoint of the audit log (C2SP signed note)."""
+    with rt.db.transaction() as session:
+        latest = rt.audit.latest_checkpoint(session) or rt.audit.publish_checkpoint(session)
+        note = latest.note
+    return PlainTextResponse(note, headers={"Cache-Control": "public, max-age=10"})

@@ -1,0 +1,125 @@
+"""Request and response bodies of the public API (OpenAPI is generated from these)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from sealwright.domain.envelopes import FieldKind, RecipientRole
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: str = "Bearer"
+    expires_in: int
+    scope: str
+
+
+class RecipientIn(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    email: EmailStr
+    role: RecipientRole = RecipientRole.SIGNER
+    routing_order: int = Field(default=1, ge=1, le=100)
+
+
+class EnvelopeIn(Strict):
+    title: str = Field(min_length=1, max_length=300)
+    message: str = Field(default="", max_length=5000)
+    recipients: list[RecipientIn] = Field(min_length=1, max_length=50)
+    expires_in_days: int = Field(default=30, ge=1, le=365)
+    document_class: str = Field(default="standard", pattern=r"^[a-z][a-z0-9_-]{0,49}$")
+    transaction_value: int | None = Field(default=None, ge=0)
+
+
+class FieldIn(Strict):
+    document_id: str
+    recipient_id: str
+    kind: FieldKind
+    page: int = Field(ge=1)
+    x: float = Field(ge=0)
+    y: float = Field(ge=0)
+    width: float = Field(gt=0, le=2000)
+    height: float = Field(gt=0, le=2000)
+    required: bool = True
+    label: str = Field(default="", max_length=200)
+
+
+class FieldsIn(Strict):
+    fields: list[FieldIn] = Field(min_length=1, max_length=500)
+
+
+class VoidIn(Strict):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class DocumentOut(BaseModel):
+    id: str
+    name: str
+    sha256: str
+    size: int
+    pages: int
+    sealed_sha256: str | None
+
+
+class RecipientOut(BaseModel):
+    id: str
+    name: str
+    email: str
+    role: str
+    routing_order: int
+    status: str
+    signed_at: datetime | None
+
+
+class FieldOut(BaseModel):
+    id: str
+    document_id: str
+    recipient_id: str
+    kind: str
+    page: int
+    x: float
+    y: float
+    width: float
+    height: float
+    required: bool
+    label: str
+    filled: bool
+
+
+class SealOut(BaseModel):
+    status: str
+    error: str | None
+
+
+class EnvelopeOut(BaseModel):
+    id: str
+    title: str
+    status: str
+    status_reason: str | None
+    document_class: str
+    transaction_value: int | None
+    created_at: datetime
+    sent_at: datetime | None
+    completed_at: datetime | None
+    expires_at: datetime | None
+    seal: SealOut
+    documents: list[DocumentOut]
+    recipients: list[RecipientOut]
+    fields: list[FieldOut]
+
+
+class EnvelopeSummary(BaseModel):
+    id: str
+    title: str
+    status: str
+    created_at: datetime
+
+
+class EnvelopePage(BaseModel):
+    items: list[EnvelopeSummary]
+    next_cursor: str | None
