@@ -9,6 +9,7 @@ cd "$ROOT"
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v pdfsig >/dev/null 2>&1 || need+=(poppler-utils)
+command -v certutil >/dev/null 2>&1 || need+=(libnss3-tools)
 command -v pg_isready >/dev/null 2>&1 || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then

@@ -71,8 +71,13 @@ def clock() -> OffsetClock:
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
     port = free_port()
-    return Settings(data_dir=tmp_path / "data", database_url=database_url, mail_mode="capture",
-                    port=port, public_url=f"http://127.0.0.1:{port}")
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        mail_mode="capture",
+        port=port,
+        public_url=f"http://127.0.0.1:{port}",
+    )
 
 
 @pytest.fixture

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     #: "local" is the built-in RFC 3161 TSA; anything else is the URL of one.
     tsa: str = "local"
     tsa_timeout: float = 10.0
+    #: PEM file with the CA certificate(s) an external TSA chains to (required with a URL).
+    tsa_roots_file: Path | None = None
 
     log_origin: str = "sealwright.invalid/log"
     max_document_bytes: int = Field(default=25 * 1024 * 1024, gt=0)

@@ -9,19 +9,26 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.integration.helpers import events, new_client
 
 from sealwright.cli.demo_driver import CODE, LINK, DemoDriver
 from sealwright.sealing.pades import validate_sealed_pdf
 from sealwright.services.demo import DemoPeople
 from sealwright.services.runtime import Runtime
 from sealwright.web.server import BackgroundServer
-from tests.integration.helpers import events, new_client
 
 pytestmark = pytest.mark.e2e
 
 CHROMIUM = os.environ.get("SEALWRIGHT_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-quic", "--no-first-run", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-sync",
+]
 
 
 @pytest.fixture
@@ -42,8 +49,9 @@ def browser() -> Iterator[object]:
         b.close()
 
 
-def test_two_signers_in_a_real_browser(runtime: Runtime, server: BackgroundServer,
-                                       browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_two_signers_in_a_real_browser(
+    runtime: Runtime, server: BackgroundServer, browser, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     _, cid, secret = new_client(runtime, "browser-tenant")
     driver = DemoDriver(server.url, cid, secret, timeout=30)
     people = DemoPeople()
@@ -85,8 +93,9 @@ def test_two_signers_in_a_real_browser(runtime: Runtime, server: BackgroundServe
     sealed = driver.wait_sealed(env["id"])
     assert sealed["status"] == "completed"
     pdf, _bundle = driver.download(env["id"], sealed["documents"][0]["id"])
-    result = validate_sealed_pdf(pdf, pdf_roots=runtime.pki.trust_roots,
-                                 tsa_roots=runtime.tsa.trust_roots)
+    result = validate_sealed_pdf(
+        pdf, pdf_roots=runtime.pki.trust_roots, tsa_roots=runtime.tsa.trust_roots
+    )
     assert result.ok, result
     signed = events(runtime, "signer:recipient:signed")
     assert [e["data"]["signature"]["kind"] for e in signed] == ["typed", "drawn"]

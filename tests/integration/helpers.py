@@ -7,14 +7,15 @@ from typing import Any
 
 from sqlalchemy import select
 
+from sealwright.identity.scopes import ALL_SCOPES, Scope
 from sealwright.services.admin import create_client, create_tenant
 from sealwright.services.runtime import Runtime
 from sealwright.storage.models import LedgerEvent
-from sealwright.identity.scopes import ALL_SCOPES, Scope
 
 
-def new_client(rt: Runtime, tenant: str,
-               scopes: frozenset[Scope] = ALL_SCOPES) -> tuple[str, str, str]:
+def new_client(
+    rt: Runtime, tenant: str, scopes: frozenset[Scope] = ALL_SCOPES
+) -> tuple[str, str, str]:
     """(tenant id, client id, client secret)."""
     with rt.db.transaction() as session:
         t = create_tenant(rt, session, tenant)

@@ -35,8 +35,9 @@ class DemoResult:
 
 
 class DemoDriver:
-    def __init__(self, base_url: str, client_id: str, client_secret: str,
-                 *, timeout: float = 90.0) -> None:
+    def __init__(
+        self, base_url: str, client_id: str, client_secret: str, *, timeout: float = 90.0
+    ) -> None:
         self.base = base_url.rstrip("/")
         self.auth = (client_id, client_secret)
         self.timeout = timeout
@@ -49,44 +50,79 @@ class DemoDriver:
     # -- integrator ----------------------------------------------------------------------
 
     def token(self) -> str:
-        r = self.api.post("/oauth/token", data={"grant_type": "client_credentials"},
-                          auth=self.auth)
+        r = self.api.post("/oauth/token", data={"grant_type": "client_credentials"}, auth=self.auth)
         _ok(r)
         return str(r.json()["access_token"])
 
     def create_envelope(self, people: DemoPeople) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {self.token()}"}
-        env = _ok(self.api.post("/v1/envelopes", headers={**headers, "Idempotency-Key": _key()},
-                                json={"title": "Mutual NDA (demo)",
-                                      "message": "Please review and sign.",
-                                      "recipients": [
-                                          {"name": people.first_name, "email": people.first_email,
-                                           "role": "signer", "routing_order": 1},
-                                          {"name": people.second_name,
-                                           "email": people.second_email,
-                                           "role": "signer", "routing_order": 2}]})).json()
-        doc = _ok(self.api.post(f"/v1/envelopes/{env['id']}/documents",
-                                params={"name": "mutual-nda.pdf"}, content=demo_pdf(),
-                                headers={**headers, "Content-Type": "application/pdf",
-                                         "Idempotency-Key": _key()})).json()
+        env = _ok(
+            self.api.post(
+                "/v1/envelopes",
+                headers={**headers, "Idempotency-Key": _key()},
+                json={
+                    "title": "Mutual NDA (demo)",
+                    "message": "Please review and sign.",
+                    "recipients": [
+                        {
+                            "name": people.first_name,
+                            "email": people.first_email,
+                            "role": "signer",
+                            "routing_order": 1,
+                        },
+                        {
+                            "name": people.second_name,
+                            "email": people.second_email,
+                            "role": "signer",
+                            "routing_order": 2,
+                        },
+                    ],
+                },
+            )
+        ).json()
+        doc = _ok(
+            self.api.post(
+                f"/v1/envelopes/{env['id']}/documents",
+                params={"name": "mutual-nda.pdf"},
+                content=demo_pdf(),
+                headers={**headers, "Content-Type": "application/pdf", "Idempotency-Key": _key()},
+            )
+        ).json()
         fields = []
         for recipient, boxes in zip(env["recipients"], SIGNER_BOXES, strict=True):
             for kind, (x, y, w, h) in boxes.items():
-                fields.append({"document_id": doc["id"], "recipient_id": recipient["id"],
-                               "kind": kind, "page": 1, "x": x, "y": y, "width": w, "height": h,
-                               "label": "Company" if kind == "text" else kind.title()})
-        _ok(self.api.post(f"/v1/envelopes/{env['id']}/fields", json={"fields": fields},
-                          headers=headers))
-        sent: dict[str, Any] = _ok(self.api.post(f"/v1/envelopes/{env['id']}/send",
-                                                 headers=headers)).json()
+                fields.append(
+                    {
+                        "document_id": doc["id"],
+                        "recipient_id": recipient["id"],
+                        "kind": kind,
+                        "page": 1,
+                        "x": x,
+                        "y": y,
+                        "width": w,
+                        "height": h,
+                        "label": "Company" if kind == "text" else kind.title(),
+                    }
+                )
+        _ok(
+            self.api.post(
+                f"/v1/envelopes/{env['id']}/fields", json={"fields": fields}, headers=headers
+            )
+        )
+        sent: dict[str, Any] = _ok(
+            self.api.post(f"/v1/envelopes/{env['id']}/send", headers=headers)
+        ).json()
         return sent
 
     def wait_sealed(self, envelope_id: str) -> dict[str, Any]:
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
-            env: dict[str, Any] = _ok(self.api.get(
-                f"/v1/envelopes/{envelope_id}",
-                headers={"Authorization": f"Bearer {self.token()}"})).json()
+            env: dict[str, Any] = _ok(
+                self.api.get(
+                    f"/v1/envelopes/{envelope_id}",
+                    headers={"Authorization": f"Bearer {self.token()}"},
+                )
+            ).json()
             if env["seal"]["status"] == "sealed":
                 return env
             if env["seal"]["status"] == "failed":
@@ -96,10 +132,12 @@ class DemoDriver:
 
     def download(self, envelope_id: str, document_id: str) -> tuple[bytes, bytes]:
         headers = {"Authorization": f"Bearer {self.token()}"}
-        pdf = _ok(self.api.get(f"/v1/envelopes/{envelope_id}/documents/{document_id}/sealed",
-                               headers=headers)).content
-        bundle = _ok(self.api.get(f"/v1/envelopes/{envelope_id}/evidence",
-                                  headers=headers)).content
+        pdf = _ok(
+            self.api.get(
+                f"/v1/envelopes/{envelope_id}/documents/{document_id}/sealed", headers=headers
+            )
+        ).content
+        bundle = _ok(self.api.get(f"/v1/envelopes/{envelope_id}/evidence", headers=headers)).content
         return pdf, bundle
 
     # -- signer --------------------------------------------------------------------------
@@ -152,14 +190,15 @@ class DemoDriver:
         sealed = self.wait_sealed(env["id"])
         doc_id = sealed["documents"][0]["id"]
         pdf, bundle = self.download(env["id"], doc_id)
-        return DemoResult(env["id"], doc_id, pdf, bundle, (people.first_email,
-                                                           people.second_email))
+        return DemoResult(env["id"], doc_id, pdf, bundle, (people.first_email, people.second_email))
 
 
 def _ok(response: httpx.Response) -> httpx.Response:
     if response.status_code >= 400:
-        raise DemoError(f"{response.request.method} {response.request.url.path} answered "
-                        f"{response.status_code}: {response.text[:300]}")
+        raise DemoError(
+            f"{response.request.method} {response.request.url.path} answered "
+            f"{response.status_code}: {response.text[:300]}"
+        )
     return response
 
 
@@ -171,8 +210,10 @@ def _strokes_json() -> str:
     """A drawn signature with human-like timing: a looping stroke and an underline."""
     import json
 
-    loop = [[round(0.1 + 0.6 * i / 40, 4), round(0.5 + 0.3 * math.sin(i / 3), 4), i * 16]
-            for i in range(41)]
+    loop = [
+        [round(0.1 + 0.6 * i / 40, 4), round(0.5 + 0.3 * math.sin(i / 3), 4), i * 16]
+        for i in range(41)
+    ]
     line = [[round(0.1 + 0.7 * i / 10, 4), 0.85, 900 + i * 20] for i in range(11)]
     return json.dumps([loop, line])
 

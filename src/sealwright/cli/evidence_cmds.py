@@ -13,9 +13,13 @@ from sealwright.errors import SealwrightError
 
 @click.command()
 @click.argument("bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--trust", "trust_file", required=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The trust file the auditor pins (from `sealwright trust export`).")
+@click.option(
+    "--trust",
+    "trust_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The trust file the auditor pins (from `sealwright trust export`).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def verify(bundle: Path, trust_file: Path, as_json: bool) -> None:
     """Verify an evidence bundle offline, trusting only the keys in TRUST.

@@ -18,10 +18,19 @@ def _settings(ctx: click.Context) -> Settings:
 
 
 @click.group()
-@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False,
-              path_type=Path), envvar="SEALWRIGHT_CONFIG", help="TOML settings file.")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Overrides SEALWRIGHT_DATA_DIR.")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="SEALWRIGHT_CONFIG",
+    help="TOML settings file.",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Overrides SEALWRIGHT_DATA_DIR.",
+)
 @click.pass_context
 def cli(ctx: click.Context, config_file: Path | None, data_dir: Path | None) -> None:
     """Sealwright: zero-trust e-signatures with verifiable evidence."""

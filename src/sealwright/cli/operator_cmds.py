@@ -45,8 +45,12 @@ def clients() -> None:
 @clients.command("create")
 @click.option("--tenant", "tenant_name", required=True)
 @click.option("--name", default="integration")
-@click.option("--scopes", default=" ".join(sorted(s.value for s in ALL_SCOPES)),
-              show_default=True, help="Space-separated scopes.")
+@click.option(
+    "--scopes",
+    default=" ".join(sorted(s.value for s in ALL_SCOPES)),
+    show_default=True,
+    help="Space-separated scopes.",
+)
 @click.pass_context
 def clients_create(ctx: click.Context, tenant_name: str, name: str, scopes: str) -> None:
     """Create a client; its secret is printed once and stored only as a hash."""
@@ -59,8 +63,9 @@ def clients_create(ctx: click.Context, tenant_name: str, name: str, scopes: str)
     rt = _runtime(ctx)
     try:
         with rt.db.transaction() as session:
-            client, secret = create_client(rt, session, tenant_by_name(session, tenant_name),
-                                           name, wanted)
+            client, secret = create_client(
+                rt, session, tenant_by_name(session, tenant_name), name, wanted
+            )
         click.echo(f"client_id:     {client.id}")
         click.echo(f"client_secret: {secret}")
         click.echo("The secret is shown only now; store it in your secret manager.")

@@ -16,7 +16,7 @@ from sealwright.config import Settings
 def _bootstrap_demo(rt, public_url: str) -> tuple[list[str], tuple[str, str] | None]:  # type: ignore[no-untyped-def]
     """A demo tenant (and, on first run, an API client whose secret is printed once) and a
     fresh two-signer envelope, sent, so its first signing link can be printed."""
-    from sealwright.domain.envelopes import FieldKind, Rect, RecipientRole
+    from sealwright.domain.envelopes import FieldKind, RecipientRole, Rect
     from sealwright.errors import NotFound
     from sealwright.services.admin import create_client, create_tenant, tenant_by_name
     from sealwright.services.demo import SIGNER_BOXES, DemoPeople, demo_pdf
@@ -33,20 +33,36 @@ def _bootstrap_demo(rt, public_url: str) -> tuple[list[str], tuple[str, str] | N
             credentials = (client.id, secret)
         service = EnvelopeService(rt)
         env = service.create(
-            session, tenant_id=tenant.id, actor="operator:serve", title="Mutual NDA (demo)",
+            session,
+            tenant_id=tenant.id,
+            actor="operator:serve",
+            title="Mutual NDA (demo)",
             message="A demo envelope created by `sealwright serve`.",
-            recipients=[RecipientSpec(people.first_name, people.first_email,
-                                      RecipientRole.SIGNER, 1),
-                        RecipientSpec(people.second_name, people.second_email,
-                                      RecipientRole.SIGNER, 2)],
-            expires_in_days=30)
-        doc = service.add_document(session, env, actor="operator:serve", name="mutual-nda.pdf",
-                                   stream=io.BytesIO(demo_pdf()))
+            recipients=[
+                RecipientSpec(people.first_name, people.first_email, RecipientRole.SIGNER, 1),
+                RecipientSpec(people.second_name, people.second_email, RecipientRole.SIGNER, 2),
+            ],
+            expires_in_days=30,
+        )
+        doc = service.add_document(
+            session,
+            env,
+            actor="operator:serve",
+            name="mutual-nda.pdf",
+            stream=io.BytesIO(demo_pdf()),
+        )
         recipients = service.recipients(session, env.id)
-        specs = [FieldSpec(doc.id, r.id, FieldKind(kind), Rect(1, *box),
-                           label="Company" if kind == "text" else kind.title())
-                 for r, boxes in zip(recipients, SIGNER_BOXES, strict=True)
-                 for kind, box in boxes.items()]
+        specs = [
+            FieldSpec(
+                doc.id,
+                r.id,
+                FieldKind(kind),
+                Rect(1, *box),
+                label="Company" if kind == "text" else kind.title(),
+            )
+            for r, boxes in zip(recipients, SIGNER_BOXES, strict=True)
+            for kind, box in boxes.items()
+        ]
         service.place_fields(session, env, actor="operator:serve", fields=specs)
         links = service.send(session, env, actor="operator:serve")
     return links, credentials
@@ -55,8 +71,11 @@ def _bootstrap_demo(rt, public_url: str) -> tuple[list[str], tuple[str, str] | N
 @click.command()
 @click.option("--host", default=None, help="Overrides SEALWRIGHT_HOST (127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Overrides SEALWRIGHT_PORT (8000).")
-@click.option("--demo/--no-demo", default=None,
-              help="Create a ready demo envelope (default: on with the local mail capture).")
+@click.option(
+    "--demo/--no-demo",
+    default=None,
+    help="Create a ready demo envelope (default: on with the local mail capture).",
+)
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None, demo: bool | None) -> None:
     """Run the service: API, signer pages and (by default) the in-process worker."""
@@ -72,8 +91,11 @@ def serve(ctx: click.Context, host: str | None, port: int | None, demo: bool | N
     base = settings.public_url.rstrip("/")
     click.echo(f"Sealwright {_version()} — data in {settings.data_dir.resolve()}")
     if rt.mail_capture is not None:
-        click.secho("DEVELOPMENT MODE: local keyring, local TSA, mail captured locally "
-                    "(nothing is delivered).", fg="yellow")
+        click.secho(
+            "DEVELOPMENT MODE: local keyring, local TSA, mail captured locally "
+            "(nothing is delivered).",
+            fg="yellow",
+        )
     if demo if demo is not None else rt.mail_capture is not None:
         links, credentials = _bootstrap_demo(rt, base)
         if credentials:
@@ -114,8 +136,13 @@ def worker(ctx: click.Context) -> None:
 @click.option("--client-id", envvar="SEALWRIGHT_CLIENT_ID", default=None)
 @click.option("--client-secret", envvar="SEALWRIGHT_CLIENT_SECRET", default=None)
 @click.pass_context
-def demo(ctx: click.Context, out_dir: Path, url: str | None, client_id: str | None,
-         client_secret: str | None) -> None:
+def demo(
+    ctx: click.Context,
+    out_dir: Path,
+    url: str | None,
+    client_id: str | None,
+    client_secret: str | None,
+) -> None:
     """Run a complete two-signer ceremony over HTTP; write sealed.pdf, evidence.zip and
     trust.json to OUT."""
     from sealwright.cli.demo_driver import DemoDriver, DemoError, write_outputs
@@ -139,8 +166,9 @@ def demo(ctx: click.Context, out_dir: Path, url: str | None, client_id: str | No
     click.echo(f"signers:  {', '.join(result.signers)}")
     for name in ("sealed.pdf", "evidence.zip", "trust.json"):
         click.echo(f"wrote {out_dir / name} ({(out_dir / name).stat().st_size} bytes)")
-    click.echo(f"verify:   sealwright verify {out_dir / 'evidence.zip'} "
-               f"--trust {out_dir / 'trust.json'}")
+    click.echo(
+        f"verify:   sealwright verify {out_dir / 'evidence.zip'} --trust {out_dir / 'trust.json'}"
+    )
 
 
 def _local_demo(data_dir: Path | None):  # type: ignore[no-untyped-def]
@@ -153,8 +181,12 @@ def _local_demo(data_dir: Path | None):  # type: ignore[no-untyped-def]
 
     with tempfile.TemporaryDirectory(prefix="sealwright-demo-") as tmp:
         port = free_port()
-        settings = Settings(data_dir=data_dir or Path(tmp), port=port,
-                            public_url=f"http://127.0.0.1:{port}", mail_mode="capture")
+        settings = Settings(
+            data_dir=data_dir or Path(tmp),
+            port=port,
+            public_url=f"http://127.0.0.1:{port}",
+            mail_mode="capture",
+        )
         rt = Runtime.build(settings)
         try:
             with rt.db.transaction() as session:

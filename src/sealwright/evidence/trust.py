@@ -163,7 +163,7 @@ def _jwk(value: Any, where: str) -> ManifestKey:
     if value.get("kty") != "OKP" or value.get("crv") != "Ed25519":
         raise ValidationError(f"{where}: only OKP Ed25519 keys are accepted")
     if value.get("alg", "Ed25519") != "Ed25519" or value.get("use", "sig") != "sig":
-        raise ValidationError(f"{where}: alg must be EdDSA and use must be sig")
+        raise ValidationError(f"{where}: alg must be Ed25519 and use must be sig")
     kid, x = value.get("kid"), value.get("x")
     if not isinstance(kid, str) or not kid:
         raise ValidationError(f"{where}: needs a non-empty string kid")

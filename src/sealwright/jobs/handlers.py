@@ -10,9 +10,12 @@ from sealwright.services.sealing_job import SealingJob
 
 
 def build_worker(rt: Runtime) -> Worker:
-    worker = Worker(rt.jobs, {
-        outbox.KIND: rt.outbox.deliver,
-        SEAL_JOB: SealingJob(rt).run,
-    })
+    worker = Worker(
+        rt.jobs,
+        {
+            outbox.KIND: rt.outbox.deliver,
+            SEAL_JOB: SealingJob(rt).run,
+        },
+    )
     rt.db.on_jobs_committed.append(worker.wake)
     return worker

@@ -119,7 +119,7 @@ class JobQueue:
             if job.attempts >= self.max_attempts:
                 job.status = DEAD
                 return False
-            backoff = min(3600.0, 2.0 ** job.attempts) * (0.5 + random.random())  # noqa: S311
+            backoff = min(3600.0, 2.0**job.attempts) * (0.5 + random.random())  # noqa: S311
             job.status = PENDING
             job.run_at = now + timedelta(seconds=backoff)
             return True

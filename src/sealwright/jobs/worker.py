@@ -48,8 +48,14 @@ class Worker:
             handler(job.payload)
         except Exception as exc:  # a job's failure must never kill the worker
             retried = self._queue.fail(job.id, f"{type(exc).__name__}: {exc}")
-            log.warning("job failed", kind=job.kind, job=job.id, attempt=job.attempts,
-                        retried=retried, error_type=type(exc).__name__)
+            log.warning(
+                "job failed",
+                kind=job.kind,
+                job=job.id,
+                attempt=job.attempts,
+                retried=retried,
+                error_type=type(exc).__name__,
+            )
         else:
             self._queue.succeed(job.id)
 

@@ -67,6 +67,7 @@ class VerificationKey:
     public_key: Ed25519PublicKey
 
     def to_jwk(self) -> dict[str, str]:
+        """The public JWK as published in the JWKS, with ``alg`` ``"Ed25519"``."""
         return {
             "kty": "OKP",
             "crv": "Ed25519",
@@ -181,9 +182,9 @@ class SigningKeys:
     def joserfc_keyset(self) -> KeySet:
         """The public keys as a joserfc ``KeySet`` for verifying.
 
-        The keys carry no ``alg`` member: joserfc refuses a key whose ``alg`` differs from
-        the token's, and callers should be free to use RFC 9864's ``Ed25519`` (joserfc warns
-        about the deprecated ``EdDSA``). Pin the algorithm with ``algorithms=[...]`` instead.
+        Unlike :meth:`public_jwks`, the keys carry no ``alg`` member, because joserfc
+        refuses a key whose ``alg`` differs from the token's. Pin the algorithm with
+        ``algorithms=["Ed25519"]`` instead.
         """
         return KeySet(
             [

@@ -25,8 +25,13 @@ def create_tenant(rt: Runtime, session: Session, name: str) -> Tenant:
     tenant = Tenant(id=uuid.uuid4().hex, name=name, created_at=rt.clock.now())
     session.add(tenant)
     session.flush()
-    rt.audit.append(session, EventTag.TENANT_CREATED, tenant=tenant.id, actor="operator:cli",
-                    data={"tenant": tenant.id})
+    rt.audit.append(
+        session,
+        EventTag.TENANT_CREATED,
+        tenant=tenant.id,
+        actor="operator:cli",
+        data={"tenant": tenant.id},
+    )
     return tenant
 
 
@@ -38,7 +43,10 @@ def tenant_by_name(session: Session, name: str) -> Tenant:
 
 
 def create_client(
-    rt: Runtime, session: Session, tenant: Tenant, name: str,
+    rt: Runtime,
+    session: Session,
+    tenant: Tenant,
+    name: str,
     scopes: frozenset[Scope] = ALL_SCOPES,
 ) -> tuple[ApiClient, str]:
     """Returns the client and its secret. The secret is shown once and stored only hashed."""
@@ -53,6 +61,11 @@ def create_client(
     )
     session.add(client)
     session.flush()
-    rt.audit.append(session, EventTag.CLIENT_CREATED, tenant=tenant.id, actor="operator:cli",
-                    data={"client": client.id, "scope": sorted(s.value for s in scopes)})
+    rt.audit.append(
+        session,
+        EventTag.CLIENT_CREATED,
+        tenant=tenant.id,
+        actor="operator:cli",
+        data={"client": client.id, "scope": sorted(s.value for s in scopes)},
+    )
     return client, secret

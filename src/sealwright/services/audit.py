@@ -11,15 +11,15 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sealwright.ledger.canonical import canonicalize
-from sealwright.ledger.checkpoint import Checkpoint as CheckpointBody
-from sealwright.ledger.checkpoint import NoteSigner, sign_note
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sealwright.clock import Clock, rfc3339
 from sealwright.domain.events import EventTag
 from sealwright.ledger import merkle
+from sealwright.ledger.canonical import canonicalize
+from sealwright.ledger.checkpoint import Checkpoint as CheckpointBody
+from sealwright.ledger.checkpoint import NoteSigner, sign_note
 from sealwright.storage.models import Checkpoint, LedgerEvent, LedgerHead
 
 

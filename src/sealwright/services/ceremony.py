@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sealwright.clock import rfc3339
@@ -92,7 +91,7 @@ class CeremonyService:
 
     def peek_link(self, session: Session, token: str) -> tuple[Recipient, Envelope]:
         """Check a link without using it (the landing page; mail scanners only GET)."""
-        link, recipient, env = self._usable_link(session, token)
+        _link, recipient, env = self._usable_link(session, token)
         return recipient, env
 
     def redeem_link(self, session: Session, token: str) -> str:
@@ -121,7 +120,8 @@ class CeremonyService:
             raise AuthenticationFailed()
         recipient = session.get(Recipient, link.recipient_id)
         env = session.get(Envelope, recipient.envelope_id) if recipient else None
-        assert recipient is not None and env is not None
+        assert recipient is not None
+        assert env is not None
         reason = ""
         if link.used_at is not None:
             reason = "link already used"
@@ -143,7 +143,8 @@ class CeremonyService:
             raise AuthenticationFailed()
         recipient = session.get(Recipient, row.recipient_id)
         env = session.get(Envelope, recipient.envelope_id) if recipient else None
-        assert recipient is not None and env is not None
+        assert recipient is not None
+        assert env is not None
         reason = ""
         if row.expires_at <= self.rt.clock.now():
             reason = "signer session expired"
@@ -199,17 +200,32 @@ class CeremonyService:
         if ok:
             s.otp_hash = None
             s.otp_verified_at = now
-            self._event(session, ctx.envelope, ctx.recipient, EventTag.OTP_PASSED,
-                        {"channel": "email", "attempt": s.otp_attempts})
+            self._event(
+                session,
+                ctx.envelope,
+                ctx.recipient,
+                EventTag.OTP_PASSED,
+                {"channel": "email", "attempt": s.otp_attempts},
+            )
             return True
         reason = "expired" if s.otp_expires_at is None or s.otp_expires_at <= now else "mismatch"
-        self._event(session, ctx.envelope, ctx.recipient, EventTag.OTP_FAILED,
-                    {"channel": "email", "attempt": s.otp_attempts, "reason": reason})
+        self._event(
+            session,
+            ctx.envelope,
+            ctx.recipient,
+            EventTag.OTP_FAILED,
+            {"channel": "email", "attempt": s.otp_attempts, "reason": reason},
+        )
         if s.otp_attempts >= self.rt.settings.otp_max_attempts:
             s.locked_at = now
             s.otp_hash = None
-            self._event(session, ctx.envelope, ctx.recipient, EventTag.OTP_LOCKED,
-                        {"channel": "email", "attempts": s.otp_attempts})
+            self._event(
+                session,
+                ctx.envelope,
+                ctx.recipient,
+                EventTag.OTP_LOCKED,
+                {"channel": "email", "attempts": s.otp_attempts},
+            )
         return False
 
     def _otp_mac(self, session_hash: str, code: str) -> str:
@@ -226,8 +242,13 @@ class CeremonyService:
         self.require_verified(ctx)
         if ctx.session.consent_at is None:
             ctx.session.consent_at = self.rt.clock.now()
-            self._event(session, ctx.envelope, ctx.recipient, EventTag.CONSENT_GIVEN,
-                        {"disclosure": "esign-ueta-v1"})
+            self._event(
+                session,
+                ctx.envelope,
+                ctx.recipient,
+                EventTag.CONSENT_GIVEN,
+                {"disclosure": "esign-ueta-v1"},
+            )
 
     def require_consent(self, ctx: SignerContext) -> None:
         self.require_verified(ctx)
@@ -235,12 +256,18 @@ class CeremonyService:
             raise Conflict("consent to electronic records first")
 
     def record_view(self, session: Session, ctx: SignerContext, document_id: str) -> None:
-        self._event(session, ctx.envelope, ctx.recipient, EventTag.DOCUMENT_VIEWED,
-                    {"document": document_id})
+        self._event(
+            session,
+            ctx.envelope,
+            ctx.recipient,
+            EventTag.DOCUMENT_VIEWED,
+            {"document": document_id},
+        )
 
     def my_fields(self, session: Session, ctx: SignerContext) -> list[Field]:
         return [
-            f for f in self.envelopes.fields(session, ctx.envelope.id)
+            f
+            for f in self.envelopes.fields(session, ctx.envelope.id)
             if f.recipient_id == ctx.recipient.id
         ]
 
@@ -276,10 +303,16 @@ class CeremonyService:
                     raise ValidationError(f"fill in the field {f.label or f.id!r}")
                 filled[f.id] = value
         for f in fields:
-            f.value = encrypt_bytes(filled[f.id].encode(), keyring=self.rt.keyring,
-                                    aad=field_aad(f.id))
-            self._event(session, ctx.envelope, ctx.recipient, EventTag.FIELD_FILLED,
-                        {"field": f.id, "kind": f.kind})
+            f.value = encrypt_bytes(
+                filled[f.id].encode(), keyring=self.rt.keyring, aad=field_aad(f.id)
+            )
+            self._event(
+                session,
+                ctx.envelope,
+                ctx.recipient,
+                EventTag.FIELD_FILLED,
+                {"field": f.id, "kind": f.kind},
+            )
         strokes_json = json.dumps([list(map(list, s)) for s in signature.strokes]).encode()
         record: dict[str, Any] = {
             "kind": signature.kind,
@@ -289,24 +322,39 @@ class CeremonyService:
             "meaning": MEANING,
         }
         r = ctx.recipient
-        r.sealed_input = encrypt_bytes(json.dumps(record).encode(), keyring=self.rt.keyring,
-                                       aad=signer_aad(r.id))
-        r.status = recipient_next(RecipientRole(r.role), RecipientStatus(r.status),
-                                  RecipientAction.SIGN).value
+        r.sealed_input = encrypt_bytes(
+            json.dumps(record).encode(), keyring=self.rt.keyring, aad=signer_aad(r.id)
+        )
+        r.status = recipient_next(
+            RecipientRole(r.role), RecipientStatus(r.status), RecipientAction.SIGN
+        ).value
         r.signed_at = now
         docs = self.envelopes.documents(session, ctx.envelope.id)
         verified = ctx.session.otp_verified_at
         assert verified is not None
-        self._event(session, ctx.envelope, r, EventTag.RECIPIENT_SIGNED, {
-            "documents": [{"document": d.id, "sha256": d.sha256} for d in docs],
-            "signature": {"kind": signature.kind,
-                          "strokes_sha256": hashlib.sha256(strokes_json).hexdigest(),
-                          "points": sum(len(s) for s in signature.strokes)},
-            "meaning": MEANING,
-            "authentication": [{"method": "email-otp", "at": rfc3339(verified),
-                                "age_seconds": int((now - verified).total_seconds())}],
-            "consent_at": rfc3339(ctx.session.consent_at) if ctx.session.consent_at else None,
-        })
+        self._event(
+            session,
+            ctx.envelope,
+            r,
+            EventTag.RECIPIENT_SIGNED,
+            {
+                "documents": [{"document": d.id, "sha256": d.sha256} for d in docs],
+                "signature": {
+                    "kind": signature.kind,
+                    "strokes_sha256": hashlib.sha256(strokes_json).hexdigest(),
+                    "points": sum(len(s) for s in signature.strokes),
+                },
+                "meaning": MEANING,
+                "authentication": [
+                    {
+                        "method": "email-otp",
+                        "at": rfc3339(verified),
+                        "age_seconds": int((now - verified).total_seconds()),
+                    }
+                ],
+                "consent_at": rfc3339(ctx.session.consent_at) if ctx.session.consent_at else None,
+            },
+        )
         self.advance(session, ctx.envelope)
 
     def decline(self, session: Session, ctx: SignerContext, reason: str) -> None:
@@ -317,30 +365,47 @@ class CeremonyService:
         if len(reason) > 2000:
             raise ValidationError("the reason is too long (2000 characters at most)")
         r, env = ctx.recipient, ctx.envelope
-        r.status = recipient_next(RecipientRole(r.role), RecipientStatus(r.status),
-                                  RecipientAction.DECLINE).value
+        r.status = recipient_next(
+            RecipientRole(r.role), RecipientStatus(r.status), RecipientAction.DECLINE
+        ).value
         r.declined_at = self.rt.clock.now()
-        r.sealed_input = encrypt_bytes(json.dumps({"decline_reason": reason}).encode(),
-                                       keyring=self.rt.keyring, aad=signer_aad(r.id))
+        r.sealed_input = encrypt_bytes(
+            json.dumps({"decline_reason": reason}).encode(),
+            keyring=self.rt.keyring,
+            aad=signer_aad(r.id),
+        )
         self._event(session, env, r, EventTag.RECIPIENT_DECLINED)
         env.status = envelope_next(EnvelopeStatus(env.status), EnvelopeAction.DECLINE).value
         env.status_reason = "declined by a recipient"
-        self.rt.audit.append(session, EventTag.ENVELOPE_DECLINED, tenant=env.tenant_id,
-                             envelope=env.id, actor="system", data={"recipient": r.id})
+        self.rt.audit.append(
+            session,
+            EventTag.ENVELOPE_DECLINED,
+            tenant=env.tenant_id,
+            envelope=env.id,
+            actor="system",
+            data={"recipient": r.id},
+        )
 
     def advance(self, session: Session, env: Envelope) -> None:
         """After a signature: notify the next routing group, or complete and queue sealing."""
         recipients = self.envelopes.recipients(session, env.id)
-        slots = [RoutingSlot(r.id, RecipientRole(r.role), r.routing_order,
-                             RecipientStatus(r.status)) for r in recipients]
+        slots = [
+            RoutingSlot(r.id, RecipientRole(r.role), r.routing_order, RecipientStatus(r.status))
+            for r in recipients
+        ]
         if not all_signed(slots):
             self.envelopes.notify_due(session, env)
             return
         env.status = envelope_next(EnvelopeStatus(env.status), EnvelopeAction.COMPLETE).value
         env.completed_at = self.rt.clock.now()
         env.seal_status = "pending"
-        self.rt.audit.append(session, EventTag.ENVELOPE_COMPLETED, tenant=env.tenant_id,
-                             envelope=env.id, actor="system")
+        self.rt.audit.append(
+            session,
+            EventTag.ENVELOPE_COMPLETED,
+            tenant=env.tenant_id,
+            envelope=env.id,
+            actor="system",
+        )
         self.rt.jobs.enqueue(session, SEAL_JOB, {"envelope": env.id}, key=env.id)
 
     # -- helpers -------------------------------------------------------------------------
@@ -349,18 +414,31 @@ class CeremonyService:
         ctx.session.locked_at = self.rt.clock.now()
         self._refuse(session, ctx.envelope, ctx.recipient, EventTag.OTP_LOCKED, reason)
 
-    def _refuse(self, session: Session, env: Envelope, r: Recipient, tag: EventTag,
-                reason: str) -> None:
+    def _refuse(
+        self, session: Session, env: Envelope, r: Recipient, tag: EventTag, reason: str
+    ) -> None:
         """Record why, then fail opaquely. The caller's transaction must still commit the
         event: web handlers commit before turning AuthenticationFailed into a response."""
         self._event(session, env, r, tag, {"reason": reason})
         raise RecordedRefusal()
 
-    def _event(self, session: Session, env: Envelope, r: Recipient, tag: EventTag,
-               data: Mapping[str, Any] | None = None) -> None:
+    def _event(
+        self,
+        session: Session,
+        env: Envelope,
+        r: Recipient,
+        tag: EventTag,
+        data: Mapping[str, Any] | None = None,
+    ) -> None:
         payload = {"recipient": r.id, **(data or {})}
-        self.rt.audit.append(session, tag, tenant=env.tenant_id, envelope=env.id,
-                             actor=f"recipient:{r.id}", data=payload)
+        self.rt.audit.append(
+            session,
+            tag,
+            tenant=env.tenant_id,
+            envelope=env.id,
+            actor=f"recipient:{r.id}",
+            data=payload,
+        )
 
 
 class RecordedRefusal(AuthenticationFailed):
@@ -368,5 +446,3 @@ class RecordedRefusal(AuthenticationFailed):
     commits, then answers with the same opaque error as any other failure."""
 
     commit = True
-
-

@@ -16,10 +16,10 @@ from sealwright.domain.envelopes import (
     EnvelopeAction,
     EnvelopeStatus,
     FieldKind,
-    Rect,
     RecipientAction,
     RecipientRole,
     RecipientStatus,
+    Rect,
     RoutingSlot,
     due_for_notification,
     envelope_next,
@@ -245,7 +245,9 @@ class EnvelopeService:
             tenant=env.tenant_id,
             envelope=env.id,
             actor=actor,
-            data={"fields": [{"id": f.id, "kind": f.kind, "recipient": f.recipient_id} for f in rows]},
+            data={
+                "fields": [{"id": f.id, "kind": f.kind, "recipient": f.recipient_id} for f in rows]
+            },
         )
         return rows
 
@@ -323,7 +325,7 @@ class EnvelopeService:
                 to=r.email,
                 subject=f"Please {verb}: {env.title}",
                 text=(
-                    f"Hello {r.name},\n\nYou have been asked to {verb} \"{env.title}\".\n"
+                    f'Hello {r.name},\n\nYou have been asked to {verb} "{env.title}".\n'
                     f"{env.message}\n\nOpen this one-time link to continue:\n{url}\n\n"
                     "The link works once. If you did not expect this message, ignore it.\n"
                 ),

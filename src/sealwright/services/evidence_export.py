@@ -32,43 +32,81 @@ def export_bundle(
     """Build the bundle of a sealed envelope. The export itself is logged afterwards (it
     appears in later bundles, not in this one)."""
     with rt.db.transaction() as session:
-        env = (load_envelope(session, envelope_id, tenant_id) if tenant_id
-               else session.get(Envelope, envelope_id))
+        env = (
+            load_envelope(session, envelope_id, tenant_id)
+            if tenant_id
+            else session.get(Envelope, envelope_id)
+        )
         if env is None:
             raise NotFound("envelope not found")
         docs = EnvelopeService.documents(session, env.id)
         if env.seal_status != "sealed" or any(d.sealed_blob_key is None for d in docs):
-            raise Conflict(f"envelope is {env.status} and its seal is {env.seal_status}; "
-                           "evidence is exported once it is sealed")
+            raise Conflict(
+                f"envelope is {env.status} and its seal is {env.seal_status}; "
+                "evidence is exported once it is sealed"
+            )
         checkpoint = rt.audit.publish_checkpoint(session)
         tree = MerkleTree(rt.audit.leaf_hashes(session, checkpoint.size))
         rows = [r for r in rt.audit.envelope_events(session, env.id) if r.idx < checkpoint.size]
         entries = tuple(
-            LedgerEntry(index=r.idx, event=json.loads(r.leaf),
-                        inclusion_proof=tuple(tree.inclusion_proof(r.idx)))
-            for r in rows)
-        summary = EnvelopeSummary(id=env.id, tenant=env.tenant_id, title=env.title,
-                                  status=env.status, created_at=env.created_at,
-                                  completed_at=env.completed_at)
+            LedgerEntry(
+                index=r.idx,
+                event=json.loads(r.leaf),
+                inclusion_proof=tuple(tree.inclusion_proof(r.idx)),
+            )
+            for r in rows
+        )
+        summary = EnvelopeSummary(
+            id=env.id,
+            tenant=env.tenant_id,
+            title=env.title,
+            status=env.status,
+            created_at=env.created_at,
+            completed_at=env.completed_at,
+        )
         sealed_docs = tuple(
-            SealedDocument(id=d.id, name=d.name, sha256=d.sha256, size=d.size,
-                           sealed_pdf=decrypt_bytes(b"".join(rt.blobs.get(d.sealed_blob_key or "")),
-                                                    keyring=rt.keyring, aad=sealed_aad(d.id)))
-            for d in docs)
+            SealedDocument(
+                id=d.id,
+                name=d.name,
+                sha256=d.sha256,
+                size=d.size,
+                sealed_pdf=decrypt_bytes(
+                    b"".join(rt.blobs.get(d.sealed_blob_key or "")),
+                    keyring=rt.keyring,
+                    aad=sealed_aad(d.id),
+                ),
+            )
+            for d in docs
+        )
         note = checkpoint.note
         tenant = env.tenant_id
-    signer = Ed25519ManifestSigner(rt.evidence_keys.private_key_for_current(),
-                                   rt.evidence_keys.current.kid)
-    certificates = tuple(c.public_bytes(Encoding.PEM).decode()
-                         for c in (rt.pki.signer.certificate, *rt.pki.chain))
+    signer = Ed25519ManifestSigner(
+        rt.evidence_keys.private_key_for_current(), rt.evidence_keys.current.kid
+    )
+    certificates = tuple(
+        c.public_bytes(Encoding.PEM).decode() for c in (rt.pki.signer.certificate, *rt.pki.chain)
+    )
     data = build_bundle(
-        BundleContents(envelope=summary, documents=sealed_docs, events=entries,
-                       checkpoint=note, jwks=rt.evidence_keys.public_jwks(),
-                       certificates_pem=certificates),
-        signer, rt.clock.now())
+        BundleContents(
+            envelope=summary,
+            documents=sealed_docs,
+            events=entries,
+            checkpoint=note,
+            jwks=rt.evidence_keys.public_jwks(),
+            certificates_pem=certificates,
+        ),
+        signer,
+        rt.clock.now(),
+    )
     with rt.db.transaction() as session:
-        rt.audit.append(session, EventTag.EVIDENCE_EXPORTED, tenant=tenant, envelope=envelope_id,
-                        actor=actor, data={"manifest_kid": signer.kid, "tree_size": tree.size})
+        rt.audit.append(
+            session,
+            EventTag.EVIDENCE_EXPORTED,
+            tenant=tenant,
+            envelope=envelope_id,
+            actor=actor,
+            data={"manifest_kid": signer.kid, "tree_size": tree.size},
+        )
     return data
 
 
@@ -77,10 +115,13 @@ def trust_store(rt: Runtime) -> TrustStore:
     and retired), the PDF seal root and the TSA root."""
     return TrustStore(
         log_origin=rt.audit.origin,
-        checkpoint_keys=tuple(NoteVerifier.from_public_key(rt.audit.origin, k.public_key)
-                              for k in rt.checkpoint_keys.keys),
-        manifest_keys=tuple(ManifestKey.from_jwk(jwk)
-                            for jwk in rt.evidence_keys.public_jwks()["keys"]),
+        checkpoint_keys=tuple(
+            NoteVerifier.from_public_key(rt.audit.origin, k.public_key)
+            for k in rt.checkpoint_keys.keys
+        ),
+        manifest_keys=tuple(
+            ManifestKey.from_jwk(jwk) for jwk in rt.evidence_keys.public_jwks()["keys"]
+        ),
         pdf_roots=(rt.pki.ca_pem.decode(),),
         tsa_roots=tuple(c.public_bytes(Encoding.PEM).decode() for c in rt.tsa.trust_roots),
     )

@@ -41,7 +41,9 @@ class MailOutbox:
         job_key = str(payload["key"])
         sealed = base64.b64decode(str(payload["message"]))
         fields = json.loads(decrypt_bytes(sealed, keyring=self._keyring, aad=_aad(job_key)))
-        self._mailer.send(MailMessage(to=fields["to"], subject=fields["subject"], text=fields["text"]))
+        self._mailer.send(
+            MailMessage(to=fields["to"], subject=fields["subject"], text=fields["text"])
+        )
 
 
 def _aad(job_key: str) -> bytes:

@@ -7,12 +7,13 @@ and by the CLI; tests call it with their own settings and clock.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import structlog
+from cryptography import x509
 
 from sealwright.clock import Clock, Random, SystemClock, SystemRandom
 from sealwright.config import Settings
+from sealwright.errors import ConfigurationError
 from sealwright.identity.tokens import TokenService
 from sealwright.jobs.queue import JobQueue
 from sealwright.jobs.worker import Worker
@@ -24,7 +25,7 @@ from sealwright.ledger.checkpoint import NoteSigner
 from sealwright.mail.capture import CaptureSmtpServer
 from sealwright.mail.sender import Mailer, SmtpMailer
 from sealwright.sealing.pki import LocalPki
-from sealwright.sealing.timestamps import http_tsa, local_tsa
+from sealwright.sealing.timestamps import TimestampAuthority, http_tsa, local_tsa
 from sealwright.services.audit import AuditLog
 from sealwright.services.outbox import MailOutbox
 from sealwright.storage.blobs import BlobStore, FilesystemBlobStore
@@ -45,7 +46,7 @@ class Runtime:
     evidence_keys: SigningKeys
     checkpoint_keys: SigningKeys
     pki: LocalPki
-    tsa: Any
+    tsa: TimestampAuthority
     mailer: Mailer
     audit: AuditLog
     tokens: TokenService
@@ -63,7 +64,7 @@ class Runtime:
         clock: Clock | None = None,
         random: Random | None = None,
         mailer: Mailer | None = None,
-        tsa: Any = None,
+        tsa: TimestampAuthority | None = None,
     ) -> Runtime:
         clock = clock or SystemClock()
         random = random or SystemRandom()
@@ -79,11 +80,7 @@ class Runtime:
         checkpoint_keys = SigningKeys.open(keys_dir / "signing", "checkpoints")
         pki = LocalPki.load_or_create(keys_dir / "pki", clock=clock)
         if tsa is None:
-            tsa = (
-                local_tsa(pki, clock)
-                if settings.tsa == "local"
-                else http_tsa(settings.tsa, timeout=settings.tsa_timeout)
-            )
+            tsa = local_tsa(pki, clock) if settings.tsa == "local" else _http_tsa(settings)
         capture: CaptureSmtpServer | None = None
         if mailer is None:
             if settings.mail_mode == "capture":
@@ -137,6 +134,19 @@ class Runtime:
         if self.mail_capture is not None:
             self.mail_capture.stop()
         self.db.engine.dispose()
+
+
+def _http_tsa(settings: Settings) -> TimestampAuthority:
+    if settings.tsa_roots_file is None:
+        raise ConfigurationError(
+            "SEALWRIGHT_TSA names a URL: set SEALWRIGHT_TSA_ROOTS_FILE to the PEM file of the "
+            "CA certificate(s) its tokens chain to"
+        )
+    try:
+        roots = x509.load_pem_x509_certificates(settings.tsa_roots_file.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise ConfigurationError(f"cannot read TSA roots from {settings.tsa_roots_file}") from exc
+    return http_tsa(settings.tsa, timeout=settings.tsa_timeout, trust_roots=roots)
 
 
 def _otp_pepper(settings: Settings, random: Random) -> bytes:

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from sqlalchemy.orm import Session
@@ -31,6 +30,7 @@ from sealwright.sealing.certificate import (
     render_certificate,
 )
 from sealwright.sealing.pades import seal_pdf
+from sealwright.sealing.stamp import FieldKind as StampKind
 from sealwright.sealing.stamp import FieldStamp, apply_fields
 from sealwright.services.ceremony import field_aad, signer_aad
 from sealwright.services.envelopes import EnvelopeService, document_aad, sealed_aad
@@ -52,14 +52,19 @@ class SealingJob:
             env = session.get(Envelope, envelope_id)
             if env is None or env.seal_status == "sealed":
                 return
-            pending = [d.id for d in EnvelopeService.documents(session, env.id)
-                       if d.sealed_blob_key is None]
+            pending = [
+                d.id
+                for d in EnvelopeService.documents(session, env.id)
+                if d.sealed_blob_key is None
+            ]
         for doc_id in pending:
             try:
                 self._seal_document(envelope_id, doc_id)
             except TimestampUnavailable as exc:
-                self._record_failure(envelope_id, "the timestamp authority is unavailable; "
-                                     "sealing will be retried automatically")
+                self._record_failure(
+                    envelope_id,
+                    "the timestamp authority is unavailable; sealing will be retried automatically",
+                )
                 raise exc
         with self.rt.db.transaction() as session:
             env = session.get(Envelope, envelope_id)
@@ -74,31 +79,48 @@ class SealingJob:
         with rt.db.transaction() as session:
             env = session.get(Envelope, envelope_id)
             doc = session.get(Document, doc_id)
-            assert env is not None and doc is not None
-            original = decrypt_bytes(b"".join(rt.blobs.get(doc.blob_key)), keyring=rt.keyring,
-                                     aad=document_aad(doc.id))
+            assert env is not None
+            assert doc is not None
+            original = decrypt_bytes(
+                b"".join(rt.blobs.get(doc.blob_key)), keyring=rt.keyring, aad=document_aad(doc.id)
+            )
             stamps = self._stamps(session, doc)
             certificate = self._certificate(session, env)
         stamped = apply_fields(original, stamps)
         with_certificate = append_pages(stamped, render_certificate(certificate))
-        sealed = seal_pdf(with_certificate, pki=rt.pki, timestamper=rt.tsa, clock=rt.clock,
-                          reason=f"Sealed by Sealwright: envelope {envelope_id}")
+        sealed = seal_pdf(
+            with_certificate,
+            pki=rt.pki,
+            timestamper=rt.tsa,
+            clock=rt.clock,
+            reason=f"Sealed by Sealwright: envelope {envelope_id}",
+        )
         digest = hashlib.sha256(sealed).hexdigest()
         key = f"sealed/{doc_id}"
         rt.blobs.put(key, [encrypt_bytes(sealed, keyring=rt.keyring, aad=sealed_aad(doc_id))])
         with rt.db.transaction() as session:
             doc = session.get(Document, doc_id)
             env = session.get(Envelope, envelope_id)
-            assert doc is not None and env is not None
+            assert doc is not None
+            assert env is not None
             if doc.sealed_blob_key is not None:
                 return  # another worker finished first
             doc.sealed_blob_key = key
             doc.sealed_sha256 = digest
-            rt.audit.append(session, EventTag.DOCUMENT_SEALED, tenant=env.tenant_id,
-                            envelope=env.id, actor="system",
-                            data={"document": doc.id, "sha256": digest,
-                                  "signer_certificate_sha256": hashlib.sha256(
-                                      rt.pki.signer.certificate_pem).hexdigest()})
+            rt.audit.append(
+                session,
+                EventTag.DOCUMENT_SEALED,
+                tenant=env.tenant_id,
+                envelope=env.id,
+                actor="system",
+                data={
+                    "document": doc.id,
+                    "sha256": digest,
+                    "signer_certificate_sha256": hashlib.sha256(
+                        rt.pki.signer.certificate_pem
+                    ).hexdigest(),
+                },
+            )
         log.info("document sealed", envelope=envelope_id, document=doc_id)
 
     def _record_failure(self, envelope_id: str, reason: str) -> None:
@@ -107,9 +129,14 @@ class SealingJob:
             assert env is not None
             env.seal_status = "retrying"
             env.seal_error = reason
-            self.rt.audit.append(session, EventTag.SEAL_FAILED, tenant=env.tenant_id,
-                                 envelope=env.id, actor="system",
-                                 data={"reason": "timestamp-unavailable"})
+            self.rt.audit.append(
+                session,
+                EventTag.SEAL_FAILED,
+                tenant=env.tenant_id,
+                envelope=env.id,
+                actor="system",
+                data={"reason": "timestamp-unavailable"},
+            )
 
     # -- inputs --------------------------------------------------------------------------
 
@@ -126,31 +153,40 @@ class SealingJob:
         return stamps
 
     def _stamp(self, f: Field, r: Recipient, sig: dict[str, Any]) -> FieldStamp:
-        common: dict[str, Any] = {"page": f.page - 1, "x": f.x, "y": f.y,
-                                  "width": f.width, "height": f.height}
+        common: dict[str, Any] = {
+            "page": f.page - 1,
+            "x": f.x,
+            "y": f.y,
+            "width": f.width,
+            "height": f.height,
+        }
         if f.kind in ("signature", "initials"):
             signed_at = sig.get("signed_at", "")
-            manifestation = (f"{r.name} · {signed_at[:19].replace('T', ' ')} UTC · "
-                             f"Signer — {sig.get('meaning', 'approval')}")
+            manifestation = (
+                f"{r.name} · {signed_at[:19].replace('T', ' ')} UTC · "
+                f"Signer — {sig.get('meaning', 'approval')}"
+            )
             text = sig.get("text") or r.name
             if f.kind == "initials":
                 text = "".join(part[:1] for part in text.split()).upper()
             if sig.get("kind") == "drawn" and f.kind == "signature":
                 # the browser canvas has y pointing down; the stamp wants PDF's y up
                 strokes = [[(p[0], 1 - p[1], p[2]) for p in stroke] for stroke in sig["strokes"]]
-                return FieldStamp(kind="signature", strokes=strokes,
-                                  manifestation=manifestation, **common)
-            return FieldStamp(kind=f.kind, text=text, manifestation=manifestation,  # type: ignore[arg-type]
-                              **common)
-        value = decrypt_bytes(f.value or b"", keyring=self.rt.keyring,
-                              aad=field_aad(f.id)).decode()
-        return FieldStamp(kind=f.kind, text=value, **common)  # type: ignore[arg-type]
+                return FieldStamp(
+                    kind="signature", strokes=strokes, manifestation=manifestation, **common
+                )
+            return FieldStamp(
+                kind=cast(StampKind, f.kind), text=text, manifestation=manifestation, **common
+            )
+        value = decrypt_bytes(f.value or b"", keyring=self.rt.keyring, aad=field_aad(f.id)).decode()
+        return FieldStamp(kind=cast(StampKind, f.kind), text=value, **common)
 
     def _signature(self, r: Recipient) -> dict[str, Any]:
         if r.sealed_input is None:
             return {}
-        data: dict[str, Any] = json.loads(decrypt_bytes(r.sealed_input, keyring=self.rt.keyring,
-                                                        aad=signer_aad(r.id)))
+        data: dict[str, Any] = json.loads(
+            decrypt_bytes(r.sealed_input, keyring=self.rt.keyring, aad=signer_aad(r.id))
+        )
         return data
 
     def _certificate(self, session: Session, env: Envelope) -> CompletionCertificate:
@@ -161,7 +197,8 @@ class SealingJob:
             method = _METHODS.get(e["tag"])
             if method and "recipient" in e["data"]:
                 checks.setdefault(e["data"]["recipient"], []).append(
-                    IdentityCheck(method=method, passed_at=parse_rfc3339(e["time"])))
+                    IdentityCheck(method=method, passed_at=parse_rfc3339(e["time"]))
+                )
         recipients = EnvelopeService.recipients(session, env.id)
         return CompletionCertificate(
             envelope_id=env.id,
@@ -170,30 +207,48 @@ class SealingJob:
             generated_at=self.rt.clock.now(),
             completed_at=env.completed_at,
             documents=tuple(
-                CertificateDocument(name=d.name, sha256=d.sha256,
-                                    page_count=len(d.page_sizes["pages"]))
-                for d in EnvelopeService.documents(session, env.id)),
+                CertificateDocument(
+                    name=d.name, sha256=d.sha256, page_count=len(d.page_sizes["pages"])
+                )
+                for d in EnvelopeService.documents(session, env.id)
+            ),
             recipients=tuple(
                 CertificateRecipient(
-                    name=r.name, email=r.email, role=r.role, routing_order=r.routing_order,
-                    status=r.status, identity_checks=tuple(checks.get(r.id, ())),
+                    name=r.name,
+                    email=r.email,
+                    role=r.role,
+                    routing_order=r.routing_order,
+                    status=r.status,
+                    identity_checks=tuple(checks.get(r.id, ())),
                     signed_at=r.signed_at,
-                    meaning=("Signer — approval" if r.role == "signer" else None))
-                for r in recipients),
+                    meaning=("Signer — approval" if r.role == "signer" else None),
+                )
+                for r in recipients
+            ),
             events=tuple(
-                CertificateEvent(time=_time(e["time"]), tag=e["tag"], actor=e["actor"],
-                                 leaf_hash=row.leaf_hash.hex())
-                for e, row in zip(parsed, events, strict=True)),
+                CertificateEvent(
+                    time=parse_rfc3339(e["time"]),
+                    tag=e["tag"],
+                    actor=e["actor"],
+                    leaf_hash=row.leaf_hash.hex(),
+                )
+                for e, row in zip(parsed, events, strict=True)
+            ),
         )
 
     def _notify_completion(self, session: Session, env: Envelope) -> None:
         for r in EnvelopeService.recipients(session, env.id):
-            self.rt.outbox.queue(session, MailMessage(
-                to=r.email, subject=f"Completed: {env.title}",
-                text=(f"Hello {r.name},\n\nEveryone has signed \"{env.title}\". The sealed "
-                      "document and its certificate of completion are available from the "
-                      "sender.\n")))
+            self.rt.outbox.queue(
+                session,
+                MailMessage(
+                    to=r.email,
+                    subject=f"Completed: {env.title}",
+                    text=(
+                        f'Hello {r.name},\n\nEveryone has signed "{env.title}". The sealed '
+                        "document and its certificate of completion are available from the "
+                        "sender.\n"
+                    ),
+                ),
+            )
 
 
-def _time(text: str) -> datetime:
-    return parse_rfc3339(text)

@@ -64,19 +64,43 @@ def envelope_out(session: Session, env: Envelope) -> EnvelopeOut:
         expires_at=env.expires_at,
         seal=SealOut(status=env.seal_status, error=env.seal_error),
         documents=[
-            DocumentOut(id=d.id, name=d.name, sha256=d.sha256, size=d.size,
-                        pages=len(d.page_sizes["pages"]), sealed_sha256=d.sealed_sha256)
+            DocumentOut(
+                id=d.id,
+                name=d.name,
+                sha256=d.sha256,
+                size=d.size,
+                pages=len(d.page_sizes["pages"]),
+                sealed_sha256=d.sealed_sha256,
+            )
             for d in docs
         ],
         recipients=[
-            RecipientOut(id=r.id, name=r.name, email=r.email, role=r.role,
-                         routing_order=r.routing_order, status=r.status, signed_at=r.signed_at)
+            RecipientOut(
+                id=r.id,
+                name=r.name,
+                email=r.email,
+                role=r.role,
+                routing_order=r.routing_order,
+                status=r.status,
+                signed_at=r.signed_at,
+            )
             for r in EnvelopeService.recipients(session, env.id)
         ],
         fields=[
-            FieldOut(id=f.id, document_id=f.document_id, recipient_id=f.recipient_id,
-                     kind=f.kind, page=f.page, x=f.x, y=f.y, width=f.width, height=f.height,
-                     required=f.required, label=f.label, filled=f.value is not None)
+            FieldOut(
+                id=f.id,
+                document_id=f.document_id,
+                recipient_id=f.recipient_id,
+                kind=f.kind,
+                page=f.page,
+                x=f.x,
+                y=f.y,
+                width=f.width,
+                height=f.height,
+                required=f.required,
+                label=f.label,
+                filled=f.value is not None,
+            )
             for f in EnvelopeService.fields(session, env.id)
         ],
     )
@@ -91,8 +115,9 @@ async def _body_digest(request: Request) -> str:
 
 
 @router.post("/envelopes", status_code=201, response_model=EnvelopeOut)
-async def create_envelope(body: EnvelopeIn, request: Request, caller: CallerDep,
-                          rt: RuntimeDep) -> Response:
+async def create_envelope(
+    body: EnvelopeIn, request: Request, caller: CallerDep, rt: RuntimeDep
+) -> Response:
     require(rt, caller, Scope.ENVELOPES_WRITE, request)
     key = idem.key_of(request)
     fp = idem.fingerprint(request, await _body_digest(request))
@@ -102,11 +127,17 @@ async def create_envelope(body: EnvelopeIn, request: Request, caller: CallerDep,
             if (again := idem.replay(session, caller, key, fp)) is not None:
                 return again
             env = EnvelopeService(rt).create(
-                session, tenant_id=caller.tenant_id, actor=caller.actor, title=body.title,
+                session,
+                tenant_id=caller.tenant_id,
+                actor=caller.actor,
+                title=body.title,
                 message=body.message,
-                recipients=[RecipientSpec(r.name, str(r.email), r.role, r.routing_order)
-                            for r in body.recipients],
-                expires_in_days=body.expires_in_days, document_class=body.document_class,
+                recipients=[
+                    RecipientSpec(r.name, str(r.email), r.role, r.routing_order)
+                    for r in body.recipients
+                ],
+                expires_in_days=body.expires_in_days,
+                document_class=body.document_class,
                 transaction_value=body.transaction_value,
             )
             out = _json(envelope_out(session, env))
@@ -116,9 +147,13 @@ async def create_envelope(body: EnvelopeIn, request: Request, caller: CallerDep,
 
 
 @router.get("/envelopes", response_model=EnvelopePage)
-def list_envelopes(request: Request, caller: CallerDep, rt: RuntimeDep,
-                   limit: Annotated[int, Query(ge=1, le=100)] = 20,
-                   cursor: str | None = None) -> EnvelopePage:
+def list_envelopes(
+    request: Request,
+    caller: CallerDep,
+    rt: RuntimeDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: str | None = None,
+) -> EnvelopePage:
     require(rt, caller, Scope.ENVELOPES_READ, request)
     with rt.db.transaction() as session:
         q = select(Envelope).where(Envelope.tenant_id == caller.tenant_id)
@@ -135,15 +170,18 @@ def list_envelopes(request: Request, caller: CallerDep, rt: RuntimeDep,
             base64.urlsafe_b64encode(rows[-1].id.encode()).decode() if more and rows else None
         )
         return EnvelopePage(
-            items=[EnvelopeSummary(id=e.id, title=e.title, status=e.status,
-                                   created_at=e.created_at) for e in rows],
+            items=[
+                EnvelopeSummary(id=e.id, title=e.title, status=e.status, created_at=e.created_at)
+                for e in rows
+            ],
             next_cursor=next_cursor,
         )
 
 
 @router.get("/envelopes/{envelope_id}", response_model=EnvelopeOut)
-def get_envelope(envelope_id: str, request: Request, caller: CallerDep,
-                 rt: RuntimeDep) -> EnvelopeOut:
+def get_envelope(
+    envelope_id: str, request: Request, caller: CallerDep, rt: RuntimeDep
+) -> EnvelopeOut:
     require(rt, caller, Scope.ENVELOPES_READ, request)
     with rt.db.transaction() as session:
         env = envelope_for(rt, session, caller, envelope_id, request)
@@ -154,11 +192,20 @@ def get_envelope(envelope_id: str, request: Request, caller: CallerDep,
     "/envelopes/{envelope_id}/documents",
     status_code=201,
     response_model=DocumentOut,
-    openapi_extra={"requestBody": {"content": {"application/pdf": {"schema": {
-        "type": "string", "format": "binary"}}}, "required": True}},
+    openapi_extra={
+        "requestBody": {
+            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+            "required": True,
+        }
+    },
 )
-async def add_document(envelope_id: str, request: Request, caller: CallerDep, rt: RuntimeDep,
-                       name: Annotated[str, Query(min_length=1, max_length=300)]) -> Response:
+async def add_document(
+    envelope_id: str,
+    request: Request,
+    caller: CallerDep,
+    rt: RuntimeDep,
+    name: Annotated[str, Query(min_length=1, max_length=300)],
+) -> Response:
     """Upload one PDF as the raw request body (``Content-Type: application/pdf``)."""
     require(rt, caller, Scope.ENVELOPES_WRITE, request)
     key = idem.key_of(request)
@@ -182,14 +229,23 @@ async def add_document(envelope_id: str, request: Request, caller: CallerDep, rt
                     return again
                 if size > limit:
                     EnvelopeService(rt).reject_document(
-                        session, env, actor=caller.actor,
-                        error=PdfRejected("too-large", f"the document exceeds {limit} bytes"))
+                        session,
+                        env,
+                        actor=caller.actor,
+                        error=PdfRejected("too-large", f"the document exceeds {limit} bytes"),
+                    )
                 spool.seek(0)
                 doc = EnvelopeService(rt).add_document(
                     session, env, actor=caller.actor, name=name, stream=spool
                 )
-                out = DocumentOut(id=doc.id, name=doc.name, sha256=doc.sha256, size=doc.size,
-                                  pages=len(doc.page_sizes["pages"]), sealed_sha256=None)
+                out = DocumentOut(
+                    id=doc.id,
+                    name=doc.name,
+                    sha256=doc.sha256,
+                    size=doc.size,
+                    pages=len(doc.page_sizes["pages"]),
+                    sealed_sha256=None,
+                )
                 return idem.respond(session, caller, key, fp, rt.clock, 201, _json(out))
 
         return await run_in_threadpool(work)
@@ -198,8 +254,9 @@ async def add_document(envelope_id: str, request: Request, caller: CallerDep, rt
 
 
 @router.post("/envelopes/{envelope_id}/fields", status_code=201, response_model=EnvelopeOut)
-async def place_fields(envelope_id: str, body: FieldsIn, request: Request, caller: CallerDep,
-                       rt: RuntimeDep) -> Response:
+async def place_fields(
+    envelope_id: str, body: FieldsIn, request: Request, caller: CallerDep, rt: RuntimeDep
+) -> Response:
     require(rt, caller, Scope.ENVELOPES_WRITE, request)
     key = idem.key_of(request)
     fp = idem.fingerprint(request, await _body_digest(request))
@@ -209,19 +266,29 @@ async def place_fields(envelope_id: str, body: FieldsIn, request: Request, calle
             env = envelope_for(rt, session, caller, envelope_id, request)
             if (again := idem.replay(session, caller, key, fp)) is not None:
                 return again
-            specs = [FieldSpec(f.document_id, f.recipient_id, f.kind,
-                               Rect(f.page, f.x, f.y, f.width, f.height), f.required, f.label)
-                     for f in body.fields]
+            specs = [
+                FieldSpec(
+                    f.document_id,
+                    f.recipient_id,
+                    f.kind,
+                    Rect(f.page, f.x, f.y, f.width, f.height),
+                    f.required,
+                    f.label,
+                )
+                for f in body.fields
+            ]
             EnvelopeService(rt).place_fields(session, env, actor=caller.actor, fields=specs)
-            return idem.respond(session, caller, key, fp, rt.clock, 201,
-                                _json(envelope_out(session, env)))
+            return idem.respond(
+                session, caller, key, fp, rt.clock, 201, _json(envelope_out(session, env))
+            )
 
     return await run_in_threadpool(work)
 
 
 @router.post("/envelopes/{envelope_id}/send", response_model=EnvelopeOut)
-async def send_envelope(envelope_id: str, request: Request, caller: CallerDep,
-                        rt: RuntimeDep) -> Response:
+async def send_envelope(
+    envelope_id: str, request: Request, caller: CallerDep, rt: RuntimeDep
+) -> Response:
     require(rt, caller, Scope.ENVELOPES_SEND, request)
     key = idem.key_of(request)
     fp = idem.fingerprint(request, await _body_digest(request))
@@ -232,15 +299,17 @@ async def send_envelope(envelope_id: str, request: Request, caller: CallerDep,
             if (again := idem.replay(session, caller, key, fp)) is not None:
                 return again
             EnvelopeService(rt).send(session, env, actor=caller.actor)
-            return idem.respond(session, caller, key, fp, rt.clock, 200,
-                                _json(envelope_out(session, env)))
+            return idem.respond(
+                session, caller, key, fp, rt.clock, 200, _json(envelope_out(session, env))
+            )
 
     return await run_in_threadpool(work)
 
 
 @router.post("/envelopes/{envelope_id}/void", response_model=EnvelopeOut)
-async def void_envelope(envelope_id: str, body: VoidIn, request: Request, caller: CallerDep,
-                        rt: RuntimeDep) -> Response:
+async def void_envelope(
+    envelope_id: str, body: VoidIn, request: Request, caller: CallerDep, rt: RuntimeDep
+) -> Response:
     require(rt, caller, Scope.ENVELOPES_VOID, request)
     key = idem.key_of(request)
     fp = idem.fingerprint(request, await _body_digest(request))
@@ -251,42 +320,61 @@ async def void_envelope(envelope_id: str, body: VoidIn, request: Request, caller
             if (again := idem.replay(session, caller, key, fp)) is not None:
                 return again
             EnvelopeService(rt).void(session, env, actor=caller.actor, reason=body.reason)
-            return idem.respond(session, caller, key, fp, rt.clock, 200,
-                                _json(envelope_out(session, env)))
+            return idem.respond(
+                session, caller, key, fp, rt.clock, 200, _json(envelope_out(session, env))
+            )
 
     return await run_in_threadpool(work)
 
 
-@router.get("/envelopes/{envelope_id}/documents/{document_id}/sealed",
-            response_class=StreamingResponse,
-            responses={200: {"content": {"application/pdf": {}}}})
-def sealed_document(envelope_id: str, document_id: str, request: Request, caller: CallerDep,
-                    rt: RuntimeDep) -> StreamingResponse:
+@router.get(
+    "/envelopes/{envelope_id}/documents/{document_id}/sealed",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/pdf": {}}}},
+)
+def sealed_document(
+    envelope_id: str, document_id: str, request: Request, caller: CallerDep, rt: RuntimeDep
+) -> StreamingResponse:
     require(rt, caller, Scope.ENVELOPES_READ, request)
     with rt.db.transaction() as session:
         env = envelope_for(rt, session, caller, envelope_id, request)
-        doc = next((d for d in EnvelopeService.documents(session, env.id)
-                    if d.id == document_id), None)
+        doc = next(
+            (d for d in EnvelopeService.documents(session, env.id) if d.id == document_id), None
+        )
         if doc is None or doc.sealed_blob_key is None:
             raise NotFound("no sealed document with that id (yet)")
         blob_key = doc.sealed_blob_key
-        rt.audit.append(session, EventTag.SEALED_DOWNLOADED, tenant=env.tenant_id,
-                        envelope=env.id, actor=caller.actor, data={"document": doc.id})
+        rt.audit.append(
+            session,
+            EventTag.SEALED_DOWNLOADED,
+            tenant=env.tenant_id,
+            envelope=env.id,
+            actor=caller.actor,
+            data={"document": doc.id},
+        )
 
     def chunks() -> Iterator[bytes]:
-        yield from decrypt_stream(rt.blobs.get(blob_key), keyring=rt.keyring,
-                                  aad=sealed_aad(document_id))
+        yield from decrypt_stream(
+            rt.blobs.get(blob_key), keyring=rt.keyring, aad=sealed_aad(document_id)
+        )
 
-    return StreamingResponse(chunks(), media_type="application/pdf", headers={
-        "Content-Disposition": f'attachment; filename="{document_id}.sealed.pdf"'})
+    return StreamingResponse(
+        chunks(),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{document_id}.sealed.pdf"'},
+    )
 
 
-@router.get("/envelopes/{envelope_id}/evidence",
-            responses={200: {"content": {"application/zip": {}}}})
+@router.get(
+    "/envelopes/{envelope_id}/evidence", responses={200: {"content": {"application/zip": {}}}}
+)
 def evidence(envelope_id: str, request: Request, caller: CallerDep, rt: RuntimeDep) -> Response:
     require(rt, caller, Scope.EVIDENCE_READ, request)
     with rt.db.transaction() as session:
         envelope_for(rt, session, caller, envelope_id, request)
     data = export_bundle(rt, envelope_id, actor=caller.actor, tenant_id=caller.tenant_id)
-    return Response(data, media_type="application/zip", headers={
-        "Content-Disposition": f'attachment; filename="evidence-{envelope_id}.zip"'})
+    return Response(
+        data,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="evidence-{envelope_id}.zip"'},
+    )

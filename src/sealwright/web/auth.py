@@ -91,8 +91,9 @@ def envelope_for(
         raise RecordedNotFound("envelope not found") from None
 
 
-def _deny(rt: Runtime, caller: Caller | None, request: Request, reason: str,
-          target: str | None = None) -> None:
+def _deny(
+    rt: Runtime, caller: Caller | None, request: Request, reason: str, target: str | None = None
+) -> None:
     """Audit a denial in its own transaction: the request's own work is rolled back."""
     data = {"reason": reason, "method": request.method, "path": request.url.path}
     if target:

@@ -29,8 +29,9 @@ def mail_list(request: Request, rt: Annotated[Runtime, Depends(runtime)]) -> HTM
 
 
 @router.get("/mail/{mail_id}", response_class=HTMLResponse)
-def mail_view(mail_id: str, request: Request,
-              rt: Annotated[Runtime, Depends(runtime)]) -> HTMLResponse:
+def mail_view(
+    mail_id: str, request: Request, rt: Annotated[Runtime, Depends(runtime)]
+) -> HTMLResponse:
     mail = _capture(rt).get(mail_id)
     return templates.TemplateResponse(request, "mail_view.html", {"mail": mail, "title": None})
 
@@ -39,10 +40,17 @@ def mail_view(mail_id: str, request: Request,
 def mail_json(rt: Annotated[Runtime, Depends(runtime)]) -> JSONResponse:
     """Machine-readable list for scripts (the demo reads its mail like a signer would)."""
     mails = sorted(_capture(rt).list(), key=lambda m: m.received_at)
-    return JSONResponse([
-        {"id": m.id, "to": list(m.to), "subject": m.subject,
-         "received_at": m.received_at.isoformat()} for m in mails
-    ])
+    return JSONResponse(
+        [
+            {
+                "id": m.id,
+                "to": list(m.to),
+                "subject": m.subject,
+                "received_at": m.received_at.isoformat(),
+            }
+            for m in mails
+        ]
+    )
 
 
 @router.get("/mail/{mail_id}/text", response_class=PlainTextResponse)

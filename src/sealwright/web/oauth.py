@@ -7,7 +7,7 @@ import binascii
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from sealwright.domain.events import EventTag
 from sealwright.identity.scopes import parse_scopes
@@ -24,8 +24,9 @@ def _oauth_error(status: int, error: str, description: str) -> JSONResponse:
     headers = {"Cache-Control": "no-store"}
     if status == 401:
         headers["WWW-Authenticate"] = 'Basic realm="sealwright"'
-    return JSONResponse({"error": error, "error_description": description},
-                        status_code=status, headers=headers)
+    return JSONResponse(
+        {"error": error, "error_description": description}, status_code=status, headers=headers
+    )
 
 
 def _basic_credentials(request: Request) -> tuple[str, str] | None:
@@ -55,42 +56,75 @@ def token(
         client_id, client_secret = basic
     if not client_id or not client_secret:
         return _oauth_error(401, "invalid_client", "client authentication failed")
+    issued_body: TokenResponse | None = None
     with rt.db.transaction() as session:
         client = session.get(ApiClient, client_id)
         # Always run the KDF, so timing does not reveal which client ids exist.
         ok = verify_secret(client_secret, client.secret_hash if client else dummy_hash())
         if client is None or not ok or client.revoked_at is not None:
-            reason = ("unknown client" if client is None else
-                      "revoked client" if client.revoked_at else "wrong secret")
-            rt.audit.append(session, EventTag.TOKEN_REFUSED,
-                            tenant=client.tenant_id if client else UNATTRIBUTED,
-                            actor="anonymous", data={"client": client_id[:64], "reason": reason})
-            refused = True
+            reason = (
+                "unknown client"
+                if client is None
+                else "revoked client"
+                if client.revoked_at
+                else "wrong secret"
+            )
+            rt.audit.append(
+                session,
+                EventTag.TOKEN_REFUSED,
+                tenant=client.tenant_id if client else UNATTRIBUTED,
+                actor="anonymous",
+                data={"client": client_id[:64], "reason": reason},
+            )
         else:
-            refused = False
             allowed = parse_scopes(client.scopes)
             try:
                 wanted = parse_scopes(scope) if scope else allowed
             except ValueError:
-                wanted = None
-            if wanted is None or not wanted <= allowed:
-                rt.audit.append(session, EventTag.TOKEN_REFUSED, tenant=client.tenant_id,
-                                actor=f"client:{client.id}",
-                                data={"client": client.id, "reason": "scope not granted"})
+                wanted = frozenset()
+            if not wanted or not wanted <= allowed:
+                rt.audit.append(
+                    session,
+                    EventTag.TOKEN_REFUSED,
+                    tenant=client.tenant_id,
+                    actor=f"client:{client.id}",
+                    data={"client": client.id, "reason": "scope not granted"},
+                )
                 return _oauth_error(400, "invalid_scope", "requested scope is not granted")
-            compact, issued = rt.tokens.issue(client_id=client.id, tenant_id=client.tenant_id,
-                                              scopes=wanted)
+            compact, issued = rt.tokens.issue(
+                client_id=client.id, tenant_id=client.tenant_id, scopes=wanted
+            )
             client.last_used_at = rt.clock.now()
-            rt.audit.append(session, EventTag.TOKEN_ISSUED, tenant=client.tenant_id,
-                            actor=f"client:{client.id}",
-                            data={"client": client.id, "jti": issued.jti,
-                                  "scope": sorted(s.value for s in wanted),
-                                  "expires_at": issued.expires_at})
-    if refused:
+            scope_names = sorted(s.value for s in wanted)
+            rt.audit.append(
+                session,
+                EventTag.TOKEN_ISSUED,
+                tenant=client.tenant_id,
+                actor=f"client:{client.id}",
+                data={
+                    "client": client.id,
+                    "jti": issued.jti,
+                    "scope": scope_names,
+                    "expires_at": issued.expires_at,
+                },
+            )
+            issued_body = TokenResponse(
+                access_token=compact,
+                expires_in=issued.expires_at - issued.issued_at,
+                scope=" ".join(scope_names),
+            )
+    if issued_body is None:
         return _oauth_error(401, "invalid_client", "client authentication failed")
-    body = TokenResponse(access_token=compact, expires_in=issued.expires_at - issued.issued_at,
-                         scope=" ".join(sorted(s.value for s in wanted)))
-    return JSONResponse(body.model_dump(), headers={"Cache-Control": "no-store"})
+    return JSONResponse(issued_body.model_dump(), headers={"Cache-Control": "no-store"})
+
+
+@router.get("/.well-known/sealwright-trust.json")
+def trust(rt: Annotated[Runtime, Depends(runtime)]) -> Response:
+    """The public keys and roots an auditor pins (the same as ``sealwright trust export``).
+    Fetching it over the network is a convenience: pin it through a channel you trust."""
+    from sealwright.services.evidence_export import trust_store
+
+    return Response(trust_store(rt).to_json(), media_type="application/json")
 
 
 @router.get("/.well-known/jwks.json")

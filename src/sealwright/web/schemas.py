@@ -15,7 +15,7 @@ class Strict(BaseModel):
 
 class TokenResponse(BaseModel):
     access_token: str
-    token_type: str = "Bearer"
+    token_type: str = "Bearer"  # noqa: S105 -- the OAuth token type, not a secret
     expires_in: int
     scope: str
 

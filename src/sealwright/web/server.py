@@ -21,11 +21,13 @@ class BackgroundServer:
     def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> None:
         self.host = host
         self.port = port or free_port(host)
-        config = uvicorn.Config(app, host=self.host, port=self.port, log_level="warning",
-                                lifespan="on")
+        config = uvicorn.Config(
+            app, host=self.host, port=self.port, log_level="warning", lifespan="on"
+        )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="sealwright-http",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, name="sealwright-http", daemon=True
+        )
 
     @property
     def url(self) -> str:

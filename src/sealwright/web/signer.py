@@ -77,8 +77,7 @@ def landing(token: str, request: Request, rt: RuntimeDep) -> HTMLResponse:
     try:
         with rt.db.transaction() as session:
             recipient, env = CeremonyService(rt).peek_link(session, token)
-            return _page(request, "landing.html", title=env.title, name=recipient.name,
-                         token=token)
+            return _page(request, "landing.html", title=env.title, name=recipient.name, token=token)
     except AuthenticationFailed:
         return _denied(request)
 
@@ -93,9 +92,15 @@ def redeem(token: str, request: Request, rt: RuntimeDep) -> Response:
     except AuthenticationFailed:
         return _denied(request)
     response = RedirectResponse("/s/otp", status_code=303)
-    response.set_cookie(COOKIE, session_token, httponly=True, samesite="strict", path="/s",
-                        secure=rt.settings.public_url.startswith("https"),
-                        max_age=rt.settings.signer_session_ttl)
+    response.set_cookie(
+        COOKIE,
+        session_token,
+        httponly=True,
+        samesite="strict",
+        path="/s",
+        secure=rt.settings.public_url.startswith("https"),
+        max_age=rt.settings.signer_session_ttl,
+    )
     return response
 
 
@@ -110,8 +115,13 @@ def otp_form(request: Request, rt: RuntimeDep) -> Response:
         return _denied(request)
     if ctx.session.otp_verified_at is not None:
         return RedirectResponse("/s/consent", status_code=303)
-    return _page(request, "otp.html", title=ctx.envelope.title,
-                 email=_masked(ctx.recipient.email), error=None)
+    return _page(
+        request,
+        "otp.html",
+        title=ctx.envelope.title,
+        email=_masked(ctx.recipient.email),
+        error=None,
+    )
 
 
 @router.post("/s/otp")
@@ -126,9 +136,14 @@ def otp_submit(request: Request, rt: RuntimeDep, code: Annotated[str, Form()] = 
         return RedirectResponse("/s/consent", status_code=303)
     if ctx.session.locked_at is not None:
         return _denied(request)
-    return _page(request, "otp.html", status=400, title=ctx.envelope.title,
-                 email=_masked(ctx.recipient.email),
-                 error="That code is not valid. Check the latest email and try again.")
+    return _page(
+        request,
+        "otp.html",
+        status=400,
+        title=ctx.envelope.title,
+        email=_masked(ctx.recipient.email),
+        error="That code is not valid. Check the latest email and try again.",
+    )
 
 
 @router.post("/s/otp/resend")
@@ -145,21 +160,28 @@ def otp_resend(request: Request, rt: RuntimeDep) -> Response:
 # -- consent, review, sign -----------------------------------------------------------------
 
 
+def _verified(s: CeremonyService, db: Session, c: SignerContext) -> SignerContext:
+    s.require_verified(c)
+    return c
+
+
 @router.get("/s/consent", response_class=HTMLResponse)
 def consent_form(request: Request, rt: RuntimeDep) -> Response:
     try:
-        ctx = _signer(rt, request, lambda s, db, c: (s.require_verified(c), c)[1])
+        ctx = _signer(rt, request, _verified)
     except AuthenticationFailed:
         return _denied(request)
     if ctx.session.consent_at is not None:
         return RedirectResponse("/s/review", status_code=303)
-    return _page(request, "consent.html", title=ctx.envelope.title, disclosure=DISCLOSURE,
-                 error=None)
+    return _page(
+        request, "consent.html", title=ctx.envelope.title, disclosure=DISCLOSURE, error=None
+    )
 
 
 @router.post("/s/consent")
-def consent_submit(request: Request, rt: RuntimeDep,
-                   agree: Annotated[str, Form()] = "") -> Response:
+def consent_submit(
+    request: Request, rt: RuntimeDep, agree: Annotated[str, Form()] = ""
+) -> Response:
     if not _same_origin(request, rt):
         return _denied(request)
     if agree != "yes":
@@ -167,8 +189,14 @@ def consent_submit(request: Request, rt: RuntimeDep,
             ctx = _signer(rt, request, lambda s, db, c: c)
         except AuthenticationFailed:
             return _denied(request)
-        return _page(request, "consent.html", status=400, title=ctx.envelope.title,
-                     disclosure=DISCLOSURE, error="Tick the box to agree, or close this page.")
+        return _page(
+            request,
+            "consent.html",
+            status=400,
+            title=ctx.envelope.title,
+            disclosure=DISCLOSURE,
+            error="Tick the box to agree, or close this page.",
+        )
     try:
         _signer(rt, request, lambda s, db, c: s.give_consent(db, c))
     except AuthenticationFailed:
@@ -180,14 +208,26 @@ def _review_context(service: CeremonyService, db: Session, ctx: SignerContext) -
     docs = service.envelopes.documents(db, ctx.envelope.id)
     names = {d.id: d.name for d in docs}
     fields = [
-        {"id": f.id, "kind": f.kind, "label": f.label or f.kind.title(), "page": f.page,
-         "document": names[f.document_id], "required": f.required}
+        {
+            "id": f.id,
+            "kind": f.kind,
+            "label": f.label or f.kind.title(),
+            "page": f.page,
+            "document": names[f.document_id],
+            "required": f.required,
+        }
         for f in service.my_fields(db, ctx)
     ]
-    return {"title": ctx.envelope.title, "message": ctx.envelope.message,
-            "documents": [{"id": d.id, "name": d.name, "sha256": d.sha256} for d in docs],
-            "fields": fields, "name": ctx.recipient.name, "meaning": MEANING,
-            "recipient_status": ctx.recipient.status, "envelope_status": ctx.envelope.status}
+    return {
+        "title": ctx.envelope.title,
+        "message": ctx.envelope.message,
+        "documents": [{"id": d.id, "name": d.name, "sha256": d.sha256} for d in docs],
+        "fields": fields,
+        "name": ctx.recipient.name,
+        "meaning": MEANING,
+        "recipient_status": ctx.recipient.status,
+        "envelope_status": ctx.envelope.status,
+    }
 
 
 @router.get("/s/review", response_class=HTMLResponse)
@@ -203,8 +243,9 @@ def review(request: Request, rt: RuntimeDep) -> Response:
     except Conflict:
         return RedirectResponse("/s/consent", status_code=303)
     if page["recipient_status"] != "notified":
-        return _page(request, "done.html", title=page["title"],
-                     status_text=page["recipient_status"])
+        return _page(
+            request, "done.html", title=page["title"], status_text=page["recipient_status"]
+        )
     return _page(request, "review.html", error=None, **page)
 
 
@@ -224,12 +265,19 @@ def view_document(document_id: str, request: Request, rt: RuntimeDep) -> Respons
         return _denied(request)
 
     def chunks() -> Iterator[bytes]:
-        yield from decrypt_stream(rt.blobs.get(blob_key), keyring=rt.keyring,
-                                  aad=document_aad(document_id))
+        yield from decrypt_stream(
+            rt.blobs.get(blob_key), keyring=rt.keyring, aad=document_aad(document_id)
+        )
 
-    return StreamingResponse(chunks(), media_type="application/pdf", headers={
-        "Content-Disposition": "inline", "Cache-Control": "no-store",
-        "X-Content-Type-Options": "nosniff"})
+    return StreamingResponse(
+        chunks(),
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": "inline",
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
 
 
 @router.post("/s/sign")
@@ -237,7 +285,7 @@ async def sign(request: Request, rt: RuntimeDep) -> Response:
     if not _same_origin(request, rt):
         return _denied(request)
     form = await request.form()
-    values = {k[len("field-"):]: str(v) for k, v in form.items() if k.startswith("field-")}
+    values = {k[len("field-") :]: str(v) for k, v in form.items() if k.startswith("field-")}
     kind = str(form.get("signature_kind", "typed"))
     try:
         strokes = json.loads(str(form.get("signature_strokes") or "[]"))
@@ -245,8 +293,9 @@ async def sign(request: Request, rt: RuntimeDep) -> Response:
             raise ValueError
     except ValueError:
         strokes = None
-    signature = SignatureInput(kind=kind, text=str(form.get("signature_text", "")),
-                               strokes=strokes or [])
+    signature = SignatureInput(
+        kind=kind, text=str(form.get("signature_text", "")), strokes=strokes or []
+    )
 
     def act(s: CeremonyService, db: Session, c: SignerContext) -> None:
         if strokes is None:
@@ -261,7 +310,8 @@ async def sign(request: Request, rt: RuntimeDep) -> Response:
         return _denied(request)
     except SealwrightError as exc:
         page = await run_in_threadpool(
-            _signer, rt, request, lambda s, db, c: _review_context(s, db, c))
+            _signer, rt, request, lambda s, db, c: _review_context(s, db, c)
+        )
         return _page(request, "review.html", status=400, error=str(exc), **page)
     return RedirectResponse("/s/done", status_code=303)
 

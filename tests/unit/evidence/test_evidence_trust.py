@@ -40,7 +40,7 @@ def test_pretty_printed_json_is_fine(world: World) -> None:
 
 def test_jwk_may_say_alg_and_use(world: World) -> None:
     d = doc(world)
-    d["jwks"]["keys"][0].update(alg="EdDSA", use="sig")
+    d["jwks"]["keys"][0].update(alg="Ed25519", use="sig")
     assert load(d) == world.trust
 
 
@@ -61,7 +61,9 @@ def test_jwk_may_say_alg_and_use(world: World) -> None:
         (lambda d: d["jwks"]["keys"][0].update(d="secret"), "private key material"),
         (lambda d: d["jwks"]["keys"][0].update(kty="EC"), "only OKP Ed25519"),
         (lambda d: d["jwks"]["keys"][0].update(crv="Ed448"), "only OKP Ed25519"),
-        (lambda d: d["jwks"]["keys"][0].update(alg="RS256"), "alg must be EdDSA"),
+        (lambda d: d["jwks"]["keys"][0].update(alg="RS256"), "alg must be Ed25519"),
+        (lambda d: d["jwks"]["keys"][0].update(alg="EdDSA"), "alg must be Ed25519"),
+        (lambda d: d["jwks"]["keys"][0].update(use="enc"), "use must be sig"),
         (lambda d: d["jwks"]["keys"][0].update(x="AAAA"), "32-byte"),
         (lambda d: d["jwks"]["keys"][0].update(x="not base64url!"), r"keys\[0\]: x"),
         (lambda d: d["jwks"]["keys"][0].update(kid=""), "kid"),
@@ -93,7 +95,7 @@ def test_witness_keys_may_be_listed_alongside_the_log_key(world: World) -> None:
 
 
 def test_manifest_key_from_a_published_jwk(world: World) -> None:
-    jwk = {**world.manifest_signer.public_jwk(), "use": "sig", "alg": "EdDSA"}
+    jwk = {**world.manifest_signer.public_jwk(), "use": "sig", "alg": "Ed25519"}
     key = ManifestKey.from_jwk(jwk)
     assert key == world.trust.manifest_keys[0]
     with pytest.raises(ValidationError, match="private key material"):

@@ -83,7 +83,7 @@ def test_bundle_layout(world: World) -> None:
     assert manifest["exported_at"] == "2025-03-02T12:00:00.000000Z"
     assert manifest["documents"][0]["sealed_sha256"] == hashlib.sha256(world.sealed_pdf).hexdigest()
     header = json.loads(base64.urlsafe_b64decode(entries["manifest.jws"].split(b".")[0] + b"=="))
-    assert header == {"alg": "EdDSA", "kid": "evidence-2025", "typ": "sealwright-manifest+jws"}
+    assert header == {"alg": "Ed25519", "kid": "evidence-2025", "typ": "sealwright-manifest+jws"}
     lines = entries["ledger/events.jsonl"].splitlines()
     assert [parse_canonical(x)["index"] for x in lines] == [0, 2, 4, 6, 7, 8]
     proofs = parse_canonical(entries["ledger/proofs.json"])

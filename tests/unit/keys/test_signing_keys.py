@@ -86,7 +86,7 @@ def test_public_jwks_lists_every_key_with_the_required_members(tmp_path: Path) -
             "OKP",
             "Ed25519",
             "sig",
-            "EdDSA",
+            "Ed25519",
         )
         assert _b64url_decode(jwk["x"]) == key.public_key.public_bytes_raw()
     assert all("d" not in jwk for jwk in json.loads(json.dumps(jwks))["keys"])  # JSON-ready
