@@ -4,6 +4,7 @@ from the one-time link to a sealed envelope, reading the OTP from the captured m
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,11 +71,16 @@ def test_two_signers_in_a_real_browser(
         page.click("#consent")
         page.wait_for_url("**/s/review")
         assert "Review and sign" in page.content()
+        # the page images of the document are shown, with this signer's fields over them
+        page.wait_for_load_state("networkidle")
+        assert page.locator("figure.page svg image").count() == 1
+        assert page.locator("figure.page rect.field-box").count() == (2 if drawn else 3)
         for field in page.locator("input[id^=field-]").all():
             field.fill("Analytical Engines Ltd")
         page.fill("#signature_text", "Ada Lovelace" if not drawn else "Grace Hopper")
         if drawn:
             page.check("#kind-drawn")
+            page.locator("#pad").scroll_into_view_if_needed()
             box = page.locator("#pad").bounding_box()
             assert box is not None
             page.mouse.move(box["x"] + 20, box["y"] + 100)
@@ -93,9 +99,12 @@ def test_two_signers_in_a_real_browser(
     sealed = driver.wait_sealed(env["id"])
     assert sealed["status"] == "completed"
     pdf, _bundle = driver.download(env["id"], sealed["documents"][0]["id"])
-    result = validate_sealed_pdf(
-        pdf, pdf_roots=runtime.pki.trust_roots, tsa_roots=runtime.tsa.trust_roots
-    )
+    # Playwright's sync API keeps an event loop on this thread; pyHanko runs its own.
+    with ThreadPoolExecutor(1) as pool:
+        result = pool.submit(
+            validate_sealed_pdf, pdf,
+            pdf_roots=runtime.pki.trust_roots, tsa_roots=runtime.tsa.trust_roots,
+        ).result()
     assert result.ok, result
     signed = events(runtime, "signer:recipient:signed")
     assert [e["data"]["signature"]["kind"] for e in signed] == ["typed", "drawn"]

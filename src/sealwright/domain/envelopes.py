@@ -163,10 +163,11 @@ class Rect:
     def check_within(self, page_count: int, page_sizes: Sequence[tuple[float, float]]) -> None:
         if not 1 <= self.page <= page_count:
             raise ValidationError(f"page {self.page} does not exist (document has {page_count})")
-        if self.width <= 0 or self.height <= 0 or self.x < 0 or self.y < 0:
+        # Written as "not (good)" so that NaN, which fails every comparison, is refused.
+        if not (self.width > 0 and self.height > 0 and self.x >= 0 and self.y >= 0):
             raise ValidationError("field rectangle must have positive size and lie on the page")
         w, h = page_sizes[self.page - 1]
-        if self.x + self.width > w + 0.5 or self.y + self.height > h + 0.5:
+        if not (self.x + self.width <= w + 0.5 and self.y + self.height <= h + 0.5):
             raise ValidationError(
                 f"field rectangle exceeds page {self.page} ({w:.0f}x{h:.0f} points)"
             )

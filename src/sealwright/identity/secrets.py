@@ -38,7 +38,7 @@ def verify_secret(secret: str, stored: str) -> bool:
         got = hashlib.scrypt(
             secret.encode("utf-8"), salt=salt, n=int(n), r=int(r), p=int(p), dklen=len(expected)
         )
-    except ValueError:
+    except (ValueError, TypeError):  # hashlib.scrypt raises TypeError for n, r or p < 0
         return False
     return hmac.compare_digest(got, expected)
 

@@ -85,7 +85,9 @@ class TokenService:
         """(token, "") when valid, else (None, reason-for-the-audit-log)."""
         try:
             decoded = jwt.decode(compact, self._keys.joserfc_keyset(), algorithms=[ALG])
-        except (JoseError, ValueError) as exc:
+        except (JoseError, ValueError, TypeError) as exc:
+            # TypeError: joserfc's header checks assume well-typed values, so a header such
+            # as {"crit": null} raises it before any signature is checked.
             return None, f"undecodable or bad signature: {type(exc).__name__}"
         if decoded.header.get("typ") != "at+jwt":
             return None, "wrong token type"

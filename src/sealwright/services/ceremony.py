@@ -255,14 +255,13 @@ class CeremonyService:
         if ctx.session.consent_at is None:
             raise Conflict("consent to electronic records first")
 
-    def record_view(self, session: Session, ctx: SignerContext, document_id: str) -> None:
-        self._event(
-            session,
-            ctx.envelope,
-            ctx.recipient,
-            EventTag.DOCUMENT_VIEWED,
-            {"document": document_id},
-        )
+    def record_view(
+        self, session: Session, ctx: SignerContext, document_id: str, page: int | None = None
+    ) -> None:
+        data: dict[str, Any] = {"document": document_id}
+        if page is not None:
+            data["page"] = page
+        self._event(session, ctx.envelope, ctx.recipient, EventTag.DOCUMENT_VIEWED, data)
 
     def my_fields(self, session: Session, ctx: SignerContext) -> list[Field]:
         return [

@@ -45,12 +45,13 @@ def demo_pdf() -> bytes:
     c.drawText(text)
     c.setFont("Helvetica", 9)
     c.drawString(72, 286, "Company (first party):")
-    for n, (y, label) in enumerate([(190, "First party"), (100, "Second party")]):
+    # Labels sit well below each line: the seal prints the signature manifestation
+    # (21 CFR 11.50) in small type just under the signature box.
+    for y, label in [(190, "First party"), (100, "Second party")]:
         c.line(72, y - 2, 272, y - 2)
         c.line(300, y - 2, 420, y - 2)
-        c.drawString(72, y - 14, f"{label} signature")
-        c.drawString(300, y - 14, "Date")
-        del n
+        c.drawString(72, y - 30, f"{label} signature")
+        c.drawString(300, y - 30, "Date")
     c.showPage()
     c.save()
     return buf.getvalue()

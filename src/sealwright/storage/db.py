@@ -34,6 +34,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
+    # Without this, the row deletions done by INSERT OR REPLACE skip DELETE triggers, and a
+    # REPLACE would silently rewrite a row of an append-only table (ledger_events, checkpoints).
+    cur.execute("PRAGMA recursive_triggers=ON")
     cur.close()
 
 

@@ -18,7 +18,8 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
 from sealwright.errors import AuthenticationFailed, Conflict, SealwrightError, ValidationError
-from sealwright.keys.aead import decrypt_stream
+from sealwright.keys.aead import decrypt_bytes, decrypt_stream
+from sealwright.sealing.preview import render_page_png
 from sealwright.services.ceremony import MEANING, CeremonyService, SignatureInput, SignerContext
 from sealwright.services.envelopes import document_aad
 from sealwright.services.runtime import Runtime
@@ -207,6 +208,7 @@ def consent_submit(
 def _review_context(service: CeremonyService, db: Session, ctx: SignerContext) -> dict[str, Any]:
     docs = service.envelopes.documents(db, ctx.envelope.id)
     names = {d.id: d.name for d in docs}
+    mine = service.my_fields(db, ctx)
     fields = [
         {
             "id": f.id,
@@ -216,12 +218,36 @@ def _review_context(service: CeremonyService, db: Session, ctx: SignerContext) -
             "document": names[f.document_id],
             "required": f.required,
         }
-        for f in service.my_fields(db, ctx)
+        for f in mine
+    ]
+    # Page geometry for the review images; SVG's y axis points down, PDF's up.
+    pages = [
+        {
+            "document": d.id,
+            "name": d.name,
+            "number": n,
+            "width": w,
+            "height": h,
+            "boxes": [
+                {
+                    "x": f.x,
+                    "y": h - f.y - f.height,
+                    "width": f.width,
+                    "height": f.height,
+                    "label": f.label or f.kind.title(),
+                }
+                for f in mine
+                if f.document_id == d.id and f.page == n
+            ],
+        }
+        for d in docs
+        for n, (w, h) in enumerate(d.page_sizes["pages"], start=1)
     ]
     return {
         "title": ctx.envelope.title,
         "message": ctx.envelope.message,
         "documents": [{"id": d.id, "name": d.name, "sha256": d.sha256} for d in docs],
+        "pages": pages,
         "fields": fields,
         "name": ctx.recipient.name,
         "meaning": MEANING,
@@ -277,6 +303,31 @@ def view_document(document_id: str, request: Request, rt: RuntimeDep) -> Respons
             "Cache-Control": "no-store",
             "X-Content-Type-Options": "nosniff",
         },
+    )
+
+
+@router.get("/s/documents/{document_id}/pages/{page}")
+def page_image(document_id: str, page: int, request: Request, rt: RuntimeDep) -> Response:
+    """One page as PNG, for the review screen (viewing a page is an audit event too)."""
+
+    def load(s: CeremonyService, db: Session, c: SignerContext) -> str:
+        s.require_consent(c)
+        docs = {d.id: d for d in s.envelopes.documents(db, c.envelope.id)}
+        doc = docs.get(document_id)
+        if doc is None or not 1 <= page <= len(doc.page_sizes["pages"]):
+            raise AuthenticationFailed()
+        s.record_view(db, c, document_id, page=page)
+        return doc.blob_key
+
+    try:
+        blob_key = _signer(rt, request, load)
+    except (AuthenticationFailed, Conflict):
+        return _denied(request)
+    pdf = decrypt_bytes(
+        b"".join(rt.blobs.get(blob_key)), keyring=rt.keyring, aad=document_aad(document_id)
+    )
+    return Response(
+        render_page_png(pdf, page), media_type="image/png", headers={"Cache-Control": "no-store"}
     )
 
 
