@@ -4,19 +4,19 @@ from the one-time link to a sealed envelope, reading the OTP from the captured m
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 import shutil
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from tests.integration.helpers import events, new_client
 
 from sealwright.cli.demo_driver import CODE, LINK, DemoDriver
 from sealwright.sealing.pades import validate_sealed_pdf
 from sealwright.services.demo import DemoPeople
 from sealwright.services.runtime import Runtime
 from sealwright.web.server import BackgroundServer
+from tests.integration.helpers import events, new_client
 
 pytestmark = pytest.mark.e2e
 
@@ -102,8 +102,10 @@ def test_two_signers_in_a_real_browser(
     # Playwright's sync API keeps an event loop on this thread; pyHanko runs its own.
     with ThreadPoolExecutor(1) as pool:
         result = pool.submit(
-            validate_sealed_pdf, pdf,
-            pdf_roots=runtime.pki.trust_roots, tsa_roots=runtime.tsa.trust_roots,
+            validate_sealed_pdf,
+            pdf,
+            pdf_roots=runtime.pki.trust_roots,
+            tsa_roots=runtime.tsa.trust_roots,
         ).result()
     assert result.ok, result
     signed = events(runtime, "signer:recipient:signed")

@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 
 import httpx
-from tests.integration.helpers import events, new_client
 
 from sealwright.cli.demo_driver import CODE, LINK, DemoDriver
 from sealwright.identity.scopes import Scope
 from sealwright.services.demo import DemoPeople
 from sealwright.services.runtime import Runtime
 from sealwright.web.server import BackgroundServer
+from tests.integration.helpers import events, new_client
 
 
 def _token(server: BackgroundServer, client_id: str, secret: str) -> dict[str, str]:

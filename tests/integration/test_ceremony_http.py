@@ -23,8 +23,9 @@ from sealwright.web.server import BackgroundServer
 from tests.integration.helpers import events, new_client
 
 
-def test_two_signer_ceremony_seals_and_verifies(runtime: Runtime, server: BackgroundServer,
-                                                tmp_path: Path) -> None:
+def test_two_signer_ceremony_seals_and_verifies(
+    runtime: Runtime, server: BackgroundServer, tmp_path: Path
+) -> None:
     _, cid, secret = new_client(runtime, "acme")
     driver = DemoDriver(server.url, cid, secret, timeout=60)
     people = DemoPeople()
@@ -43,10 +44,13 @@ def test_two_signer_ceremony_seals_and_verifies(runtime: Runtime, server: Backgr
     driver.close()
 
     # the seal: pyHanko's validator ...
-    validation = validate_sealed_pdf(pdf, pdf_roots=runtime.pki.trust_roots,
-                                     tsa_roots=runtime.tsa.trust_roots)
+    validation = validate_sealed_pdf(
+        pdf, pdf_roots=runtime.pki.trust_roots, tsa_roots=runtime.tsa.trust_roots
+    )
     assert validation.ok, validation.problems
-    assert validation.intact and validation.valid and validation.timestamp_trusted
+    assert validation.intact
+    assert validation.valid
+    assert validation.timestamp_trusted
     assert validation.covers_whole_document
     # ... and poppler's pdfsig agree
     path = tmp_path / "sealed.pdf"
@@ -54,10 +58,12 @@ def test_two_signer_ceremony_seals_and_verifies(runtime: Runtime, server: Backgr
     out = subprocess.run(["pdfsig", str(path)], capture_output=True, text=True, check=False)
     assert "Signature is Valid." in out.stdout, out.stdout + out.stderr
     assert "Total document signed" in out.stdout
-    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True,
-                          check=True).stdout
+    text = subprocess.run(
+        ["pdftotext", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
     assert "Certificate of Completion" in text
-    assert people.first_name in text and "signer:recipient:signed" in text
+    assert people.first_name in text
+    assert "signer:recipient:signed" in text
 
     # the evidence bundle verifies offline with nothing but the pinned trust file
     trust = TrustStore.from_json(trust_store(runtime).to_json())
@@ -66,22 +72,33 @@ def test_two_signer_ceremony_seals_and_verifies(runtime: Runtime, server: Backgr
     with zipfile.ZipFile(BytesIO(bundle)) as z:
         lines = z.read("ledger/events.jsonl").decode().splitlines()
     tags = [json.loads(line)["event"]["tag"] for line in lines]
-    for tag in ["api:envelope:created", "api:document:added", "api:field:placed",
-                "api:envelope:sent", "system:recipient:notified", "signer:link:opened",
-                "signer:otp:sent", "signer:otp:passed", "signer:consent:given",
-                "signer:document:viewed", "signer:field:filled", "signer:recipient:signed",
-                "system:envelope:completed", "system:document:sealed"]:
+    for tag in [
+        "api:envelope:created",
+        "api:document:added",
+        "api:field:placed",
+        "api:envelope:sent",
+        "system:recipient:notified",
+        "signer:link:opened",
+        "signer:otp:sent",
+        "signer:otp:passed",
+        "signer:consent:given",
+        "signer:document:viewed",
+        "signer:field:filled",
+        "signer:recipient:signed",
+        "system:envelope:completed",
+        "system:document:sealed",
+    ]:
         assert tag in tags, tag
     assert tags.index("signer:recipient:signed") < tags.index("system:envelope:completed")
     # nothing personal or secret in the ledger: no email address, no name, no code
     ledger_text = "\n".join(lines)
-    assert people.first_email not in ledger_text and people.first_name not in ledger_text
+    assert people.first_email not in ledger_text
+    assert people.first_name not in ledger_text
     # the bundle's original hash is the SHA-256 of what was uploaded
     assert sealed["documents"][0]["sha256"] in ledger_text
 
 
-def test_document_and_values_unreadable_at_rest(runtime: Runtime,
-                                                server: BackgroundServer) -> None:
+def test_document_and_values_unreadable_at_rest(runtime: Runtime, server: BackgroundServer) -> None:
     """Nothing of the document is readable in the blob store or the database."""
     _, cid, secret = new_client(runtime, "acme")
     driver = DemoDriver(server.url, cid, secret, timeout=60)
@@ -92,7 +109,8 @@ def test_document_and_values_unreadable_at_rest(runtime: Runtime,
     assert len(files) == 2  # original and sealed
     for f in files:
         data = f.read_bytes()
-        assert not data.startswith(b"%PDF") and b"Non-Disclosure" not in data
+        assert not data.startswith(b"%PDF")
+        assert b"Non-Disclosure" not in data
     if runtime.settings.sqlalchemy_url.startswith("sqlite"):
         raw = Path(runtime.settings.sqlalchemy_url.removeprefix("sqlite:///")).read_bytes()
         assert b"Analytical Engines" not in raw  # the text field's value
@@ -109,14 +127,18 @@ def test_declined_envelope_stops_routing(runtime: Runtime, server: BackgroundSer
         browser.post(link)
         from sealwright.cli.demo_driver import CODE
 
-        browser.post(f"{server.url}/s/otp", data={"code": driver.wait_mail(people.first_email,
-                                                                            CODE)})
+        browser.post(
+            f"{server.url}/s/otp", data={"code": driver.wait_mail(people.first_email, CODE)}
+        )
         r = browser.post(f"{server.url}/s/decline", data={"reason": ""})
-        assert r.status_code == 400 and "say why" in r.text
+        assert r.status_code == 400
+        assert "say why" in r.text
         r = browser.post(f"{server.url}/s/decline", data={"reason": "Wrong company name"})
-        assert r.status_code == 200 and "declined" in r.text
-    state = driver.api.get(f"/v1/envelopes/{env['id']}",
-                           headers={"Authorization": f"Bearer {driver.token()}"}).json()
+        assert r.status_code == 200
+        assert "declined" in r.text
+    state = driver.api.get(
+        f"/v1/envelopes/{env['id']}", headers={"Authorization": f"Bearer {driver.token()}"}
+    ).json()
     assert state["status"] == "declined"
     assert [r["status"] for r in state["recipients"]] == ["declined", "created"]
     assert len(events(runtime, "system:envelope:declined")) == 1
@@ -130,11 +152,16 @@ def test_void_by_sender(runtime: Runtime, server: BackgroundServer) -> None:
     driver = DemoDriver(server.url, cid, secret, timeout=30)
     env = driver.create_envelope(DemoPeople())
     headers = {"Authorization": f"Bearer {driver.token()}"}
-    r = driver.api.post(f"/v1/envelopes/{env['id']}/void", headers=headers,
-                        json={"reason": "sent to the wrong people"})
-    assert r.status_code == 200 and r.json()["status"] == "voided"
-    again = driver.api.post(f"/v1/envelopes/{env['id']}/void", headers=headers,
-                            json={"reason": "again"})
+    r = driver.api.post(
+        f"/v1/envelopes/{env['id']}/void",
+        headers=headers,
+        json={"reason": "sent to the wrong people"},
+    )
+    assert r.status_code == 200
+    assert r.json()["status"] == "voided"
+    again = driver.api.post(
+        f"/v1/envelopes/{env['id']}/void", headers=headers, json={"reason": "again"}
+    )
     assert again.status_code == 409
     link = driver.wait_mail(DemoPeople().first_email, LINK)
     assert httpx.post(link).status_code == 403

@@ -27,10 +27,12 @@ def _wait(predicate, timeout: float = 30.0):  # type: ignore[no-untyped-def]
     pytest.fail("condition not reached in time")
 
 
-def test_tsa_outage_is_visible_and_retried(runtime: Runtime, server: BackgroundServer,
-                                           clock: OffsetClock) -> None:
-    runtime.tsa = http_tsa(f"http://127.0.0.1:{free_port()}/tsa", timeout=2,
-                           trust_roots=runtime.pki.trust_roots)
+def test_tsa_outage_is_visible_and_retried(
+    runtime: Runtime, server: BackgroundServer, clock: OffsetClock
+) -> None:
+    runtime.tsa = http_tsa(
+        f"http://127.0.0.1:{free_port()}/tsa", timeout=2, trust_roots=runtime.pki.trust_roots
+    )
     _, cid, secret = new_client(runtime, "acme")
     driver = DemoDriver(server.url, cid, secret, timeout=30)
     people = DemoPeople()
@@ -39,8 +41,9 @@ def test_tsa_outage_is_visible_and_retried(runtime: Runtime, server: BackgroundS
     driver.sign_as(people.second_email, people.second_name, env, drawn=False)
 
     def seal_state() -> dict | None:
-        state = driver.api.get(f"/v1/envelopes/{env['id']}", headers={
-            "Authorization": f"Bearer {driver.token()}"}).json()
+        state = driver.api.get(
+            f"/v1/envelopes/{env['id']}", headers={"Authorization": f"Bearer {driver.token()}"}
+        ).json()
         return state if state["seal"]["status"] == "retrying" else None
 
     state = _wait(seal_state)
@@ -49,8 +52,9 @@ def test_tsa_outage_is_visible_and_retried(runtime: Runtime, server: BackgroundS
     assert state["documents"][0]["sealed_sha256"] is None
     assert events(runtime, "system:seal:failed")
     assert events(runtime, "system:document:sealed") == []
-    r = driver.api.get(f"/v1/envelopes/{env['id']}/evidence",
-                       headers={"Authorization": f"Bearer {driver.token()}"})
+    r = driver.api.get(
+        f"/v1/envelopes/{env['id']}/evidence", headers={"Authorization": f"Bearer {driver.token()}"}
+    )
     assert r.status_code == 409
 
     # the authority comes back; the retry (due after its backoff) seals the envelope
@@ -59,7 +63,8 @@ def test_tsa_outage_is_visible_and_retried(runtime: Runtime, server: BackgroundS
     sealed = driver.wait_sealed(env["id"])
     assert sealed["seal"]["error"] is None
     pdf, _ = driver.download(env["id"], sealed["documents"][0]["id"])
-    assert validate_sealed_pdf(pdf, pdf_roots=runtime.pki.trust_roots,
-                               tsa_roots=runtime.tsa.trust_roots).ok
+    assert validate_sealed_pdf(
+        pdf, pdf_roots=runtime.pki.trust_roots, tsa_roots=runtime.tsa.trust_roots
+    ).ok
     assert len(events(runtime, "system:document:sealed")) == 1
     driver.close()

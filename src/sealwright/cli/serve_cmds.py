@@ -106,7 +106,13 @@ def serve(ctx: click.Context, host: str | None, port: int | None, demo: bool | N
         click.echo(f"Captured mail:     {base}/dev/mail")
     click.echo(f"API docs:          {base}/docs")
     try:
-        uvicorn.run(create_app(rt), host=settings.host, port=settings.port, log_level="info")
+        uvicorn.run(
+            create_app(rt),
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+            access_log=False,
+        )
     finally:
         rt.close()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -114,36 +114,63 @@ async def _body_digest(request: Request) -> str:
     return hashlib.sha256(await request.body()).hexdigest()
 
 
+Action = Callable[[Session, Envelope | None], tuple[int, Any]]
+
+
+async def _post(
+    rt: Runtime,
+    request: Request,
+    caller: Caller,
+    envelope_id: str | None,
+    action: Action,
+    *,
+    body_digest: str | None = None,
+) -> Response:
+    """The shape of every POST: load the envelope through the caller's tenant (first, so a
+    denial commits alone), replay an ``Idempotency-Key`` answer, else act and remember."""
+    key = idem.key_of(request)
+    fp = idem.fingerprint(request, body_digest or await _body_digest(request))
+
+    def work() -> Response:
+        with rt.db.transaction() as session:
+            env = envelope_for(rt, session, caller, envelope_id, request) if envelope_id else None
+            if (again := idem.replay(session, caller, key, fp)) is not None:
+                return again
+            status, content = action(session, env)
+            return idem.respond(session, caller, key, fp, rt.clock, status, _json(content))
+
+    return await run_in_threadpool(work)
+
+
+def _env(env: Envelope | None) -> Envelope:
+    assert env is not None  # _post loads it whenever the route names one
+    return env
+
+
 @router.post("/envelopes", status_code=201, response_model=EnvelopeOut)
 async def create_envelope(
     body: EnvelopeIn, request: Request, caller: CallerDep, rt: RuntimeDep
 ) -> Response:
     require(rt, caller, Scope.ENVELOPES_WRITE, request)
-    key = idem.key_of(request)
-    fp = idem.fingerprint(request, await _body_digest(request))
 
-    def work() -> Response:
-        with rt.db.transaction() as session:
-            if (again := idem.replay(session, caller, key, fp)) is not None:
-                return again
-            env = EnvelopeService(rt).create(
-                session,
-                tenant_id=caller.tenant_id,
-                actor=caller.actor,
-                title=body.title,
-                message=body.message,
-                recipients=[
-                    RecipientSpec(r.name, str(r.email), r.role, r.routing_order)
-                    for r in body.recipients
-                ],
-                expires_in_days=body.expires_in_days,
-                document_class=body.document_class,
-                transaction_value=body.transaction_value,
-            )
-            out = _json(envelope_out(session, env))
-            return idem.respond(session, caller, key, fp, rt.clock, 201, out)
+    def act(session: Session, _: Envelope | None) -> tuple[int, Any]:
+        env = EnvelopeService(rt).create(
+            session,
+            tenant_id=caller.tenant_id,
+            actor=caller.actor,
+            title=body.title,
+            message=body.message,
+            recipients=[
+                RecipientSpec(r.name, str(r.email), r.role, r.routing_order)
+                for r in body.recipients
+            ],
+            expires_in_days=body.expires_in_days,
+            document_class=body.document_class,
+            transaction_value=body.transaction_value,
+        )
+        return 201, envelope_out(session, env)
 
-    return await run_in_threadpool(work)
+    return await _post(rt, request, caller, None, act)
 
 
 @router.get("/envelopes", response_model=EnvelopePage)
@@ -208,49 +235,40 @@ async def add_document(
 ) -> Response:
     """Upload one PDF as the raw request body (``Content-Type: application/pdf``)."""
     require(rt, caller, Scope.ENVELOPES_WRITE, request)
-    key = idem.key_of(request)
     limit = rt.settings.max_document_bytes
-    spool = tempfile.TemporaryFile()  # noqa: SIM115 -- closed in the finally below
-    try:
+    with tempfile.TemporaryFile() as spool:
         size = 0
         digest = hashlib.sha256()
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
-                break
+                break  # stop reading: the rest is never buffered
             digest.update(chunk)
             spool.write(chunk)
-        fp = idem.fingerprint(request, digest.hexdigest())
 
-        def work() -> Response:
-            with rt.db.transaction() as session:
-                env = envelope_for(rt, session, caller, envelope_id, request)
-                if (again := idem.replay(session, caller, key, fp)) is not None:
-                    return again
-                if size > limit:
-                    EnvelopeService(rt).reject_document(
-                        session,
-                        env,
-                        actor=caller.actor,
-                        error=PdfRejected("too-large", f"the document exceeds {limit} bytes"),
-                    )
-                spool.seek(0)
-                doc = EnvelopeService(rt).add_document(
-                    session, env, actor=caller.actor, name=name, stream=spool
+        def act(session: Session, env: Envelope | None) -> tuple[int, Any]:
+            service = EnvelopeService(rt)
+            if size > limit:
+                service.reject_document(
+                    session,
+                    _env(env),
+                    actor=caller.actor,
+                    error=PdfRejected("too-large", f"the document exceeds {limit} bytes"),
                 )
-                out = DocumentOut(
-                    id=doc.id,
-                    name=doc.name,
-                    sha256=doc.sha256,
-                    size=doc.size,
-                    pages=len(doc.page_sizes["pages"]),
-                    sealed_sha256=None,
-                )
-                return idem.respond(session, caller, key, fp, rt.clock, 201, _json(out))
+            spool.seek(0)
+            doc = service.add_document(
+                session, _env(env), actor=caller.actor, name=name, stream=spool
+            )
+            return 201, DocumentOut(
+                id=doc.id,
+                name=doc.name,
+                sha256=doc.sha256,
+                size=doc.size,
+                pages=len(doc.page_sizes["pages"]),
+                sealed_sha256=None,
+            )
 
-        return await run_in_threadpool(work)
-    finally:
-        spool.close()
+        return await _post(rt, request, caller, envelope_id, act, body_digest=digest.hexdigest())
 
 
 @router.post("/envelopes/{envelope_id}/fields", status_code=201, response_model=EnvelopeOut)
@@ -258,31 +276,23 @@ async def place_fields(
     envelope_id: str, body: FieldsIn, request: Request, caller: CallerDep, rt: RuntimeDep
 ) -> Response:
     require(rt, caller, Scope.ENVELOPES_WRITE, request)
-    key = idem.key_of(request)
-    fp = idem.fingerprint(request, await _body_digest(request))
 
-    def work() -> Response:
-        with rt.db.transaction() as session:
-            env = envelope_for(rt, session, caller, envelope_id, request)
-            if (again := idem.replay(session, caller, key, fp)) is not None:
-                return again
-            specs = [
-                FieldSpec(
-                    f.document_id,
-                    f.recipient_id,
-                    f.kind,
-                    Rect(f.page, f.x, f.y, f.width, f.height),
-                    f.required,
-                    f.label,
-                )
-                for f in body.fields
-            ]
-            EnvelopeService(rt).place_fields(session, env, actor=caller.actor, fields=specs)
-            return idem.respond(
-                session, caller, key, fp, rt.clock, 201, _json(envelope_out(session, env))
+    def act(session: Session, env: Envelope | None) -> tuple[int, Any]:
+        specs = [
+            FieldSpec(
+                f.document_id,
+                f.recipient_id,
+                f.kind,
+                Rect(f.page, f.x, f.y, f.width, f.height),
+                f.required,
+                f.label,
             )
+            for f in body.fields
+        ]
+        EnvelopeService(rt).place_fields(session, _env(env), actor=caller.actor, fields=specs)
+        return 201, envelope_out(session, _env(env))
 
-    return await run_in_threadpool(work)
+    return await _post(rt, request, caller, envelope_id, act)
 
 
 @router.post("/envelopes/{envelope_id}/send", response_model=EnvelopeOut)
@@ -290,20 +300,12 @@ async def send_envelope(
     envelope_id: str, request: Request, caller: CallerDep, rt: RuntimeDep
 ) -> Response:
     require(rt, caller, Scope.ENVELOPES_SEND, request)
-    key = idem.key_of(request)
-    fp = idem.fingerprint(request, await _body_digest(request))
 
-    def work() -> Response:
-        with rt.db.transaction() as session:
-            env = envelope_for(rt, session, caller, envelope_id, request)
-            if (again := idem.replay(session, caller, key, fp)) is not None:
-                return again
-            EnvelopeService(rt).send(session, env, actor=caller.actor)
-            return idem.respond(
-                session, caller, key, fp, rt.clock, 200, _json(envelope_out(session, env))
-            )
+    def act(session: Session, env: Envelope | None) -> tuple[int, Any]:
+        EnvelopeService(rt).send(session, _env(env), actor=caller.actor)
+        return 200, envelope_out(session, _env(env))
 
-    return await run_in_threadpool(work)
+    return await _post(rt, request, caller, envelope_id, act)
 
 
 @router.post("/envelopes/{envelope_id}/void", response_model=EnvelopeOut)
@@ -311,20 +313,12 @@ async def void_envelope(
     envelope_id: str, body: VoidIn, request: Request, caller: CallerDep, rt: RuntimeDep
 ) -> Response:
     require(rt, caller, Scope.ENVELOPES_VOID, request)
-    key = idem.key_of(request)
-    fp = idem.fingerprint(request, await _body_digest(request))
 
-    def work() -> Response:
-        with rt.db.transaction() as session:
-            env = envelope_for(rt, session, caller, envelope_id, request)
-            if (again := idem.replay(session, caller, key, fp)) is not None:
-                return again
-            EnvelopeService(rt).void(session, env, actor=caller.actor, reason=body.reason)
-            return idem.respond(
-                session, caller, key, fp, rt.clock, 200, _json(envelope_out(session, env))
-            )
+    def act(session: Session, env: Envelope | None) -> tuple[int, Any]:
+        EnvelopeService(rt).void(session, _env(env), actor=caller.actor, reason=body.reason)
+        return 200, envelope_out(session, _env(env))
 
-    return await run_in_threadpool(work)
+    return await _post(rt, request, caller, envelope_id, act)
 
 
 @router.get(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import structlog
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -14,6 +17,14 @@ from sqlalchemy import text
 from sealwright import __version__
 from sealwright.services.runtime import Runtime
 from sealwright.web import api, dev, oauth, problems, signer
+
+access_log = structlog.get_logger("sealwright.access")
+_LINK = re.compile(r"^/sign/[^/]+")
+
+
+def redact_path(path: str) -> str:
+    """Paths carry one-time link tokens (``/sign/<token>``): never log them."""
+    return _LINK.sub("/sign/<redacted>", path)
 
 
 def create_app(rt: Runtime, *, start_worker: bool | None = None) -> FastAPI:
@@ -63,7 +74,16 @@ def create_app(rt: Runtime, *, start_worker: bool | None = None) -> FastAPI:
 
     @app.middleware("http")
     async def security_headers(request, call_next):  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
         response = await call_next(request)
+        # Our own access log: uvicorn's would write one-time link tokens into the log.
+        access_log.info(
+            "request",
+            method=request.method,
+            path=redact_path(request.url.path),
+            status=response.status_code,
+            ms=round((time.perf_counter() - started) * 1000, 1),
+        )
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
