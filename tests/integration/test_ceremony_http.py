@@ -12,11 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sealwright.cli.demo_driver import LINK, DemoDriver
+from sealwright.cli.demo_driver import CODE, LINK, DemoDriver
 from sealwright.evidence.trust import TrustStore
 from sealwright.evidence.verify import verify_bundle
 from sealwright.sealing.pades import validate_sealed_pdf
-from sealwright.services.demo import DemoPeople
+from sealwright.services.demo import DemoPeople, demo_pdf
 from sealwright.services.evidence_export import trust_store
 from sealwright.services.runtime import Runtime
 from sealwright.web.server import BackgroundServer
@@ -125,8 +125,6 @@ def test_declined_envelope_stops_routing(runtime: Runtime, server: BackgroundSer
     link = driver.wait_mail(people.first_email, LINK)
     with httpx.Client(follow_redirects=True) as browser:
         browser.post(link)
-        from sealwright.cli.demo_driver import CODE
-
         browser.post(
             f"{server.url}/s/otp", data={"code": driver.wait_mail(people.first_email, CODE)}
         )
@@ -166,4 +164,118 @@ def test_void_by_sender(runtime: Runtime, server: BackgroundServer) -> None:
     link = driver.wait_mail(DemoPeople().first_email, LINK)
     assert httpx.post(link).status_code == 403
     assert events(runtime, "signer:link:refused")[-1]["data"]["reason"] == "envelope is voided"
+    driver.close()
+
+
+def test_viewer_gets_a_copy_and_never_blocks(runtime: Runtime, server: BackgroundServer) -> None:
+    _, cid, secret = new_client(runtime, "acme")
+    driver = DemoDriver(server.url, cid, secret, timeout=30)
+    headers = {"Authorization": f"Bearer {driver.token()}"}
+    env = driver.api.post(
+        "/v1/envelopes",
+        headers=headers,
+        json={
+            "title": "With a copy",
+            "recipients": [
+                {
+                    "name": "Signer One",
+                    "email": "one@example.com",
+                    "role": "signer",
+                    "routing_order": 1,
+                },
+                {
+                    "name": "Copy Reader",
+                    "email": "cc@example.com",
+                    "role": "viewer",
+                    "routing_order": 2,
+                },
+            ],
+        },
+    ).json()
+    doc = driver.api.post(
+        f"/v1/envelopes/{env['id']}/documents",
+        params={"name": "d.pdf"},
+        content=demo_pdf(),
+        headers={**headers, "Content-Type": "application/pdf"},
+    ).json()
+    signer_id = env["recipients"][0]["id"]
+    r = driver.api.post(
+        f"/v1/envelopes/{env['id']}/fields",
+        headers=headers,
+        json={
+            "fields": [
+                {
+                    "document_id": doc["id"],
+                    "recipient_id": env["recipients"][1]["id"],
+                    "kind": "signature",
+                    "page": 1,
+                    "x": 72,
+                    "y": 100,
+                    "width": 200,
+                    "height": 50,
+                }
+            ]
+        },
+    )
+    assert r.status_code == 422  # viewers get no fields
+    driver.api.post(
+        f"/v1/envelopes/{env['id']}/fields",
+        headers=headers,
+        json={
+            "fields": [
+                {
+                    "document_id": doc["id"],
+                    "recipient_id": signer_id,
+                    "kind": "signature",
+                    "page": 1,
+                    "x": 72,
+                    "y": 100,
+                    "width": 200,
+                    "height": 50,
+                }
+            ]
+        },
+    ).raise_for_status()
+    sent = driver.api.post(f"/v1/envelopes/{env['id']}/send", headers=headers).json()
+    driver.sign_as("one@example.com", "Signer One", sent, drawn=False)
+    sealed = driver.wait_sealed(env["id"])
+    assert sealed["status"] == "completed"
+    assert [r["status"] for r in sealed["recipients"]] == ["signed", "notified"]
+    # the viewer's link still opens the completed envelope, read-only
+    link = driver.wait_mail("cc@example.com", LINK)
+    with httpx.Client(follow_redirects=True) as browser:
+        browser.post(link)
+        browser.post(f"{server.url}/s/otp", data={"code": driver.wait_mail("cc@example.com", CODE)})
+        browser.post(f"{server.url}/s/consent", data={"agree": "yes"})
+        page = browser.get(f"{server.url}/s/review")
+        assert "nothing for you to sign" in page.text
+        assert browser.post(f"{server.url}/s/sign", data={"signature_text": "x"}).status_code == 400
+    after = driver.api.get(f"/v1/envelopes/{env['id']}", headers=headers).json()
+    assert after["recipients"][1]["status"] == "completed"
+    assert len(events(runtime, "signer:recipient:received")) == 1
+    driver.close()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_expired_envelope_cannot_be_signed(
+    runtime: Runtime, server: BackgroundServer, clock
+) -> None:  # type: ignore[no-untyped-def]
+    _, cid, secret = new_client(runtime, "acme")
+    driver = DemoDriver(server.url, cid, secret, timeout=30)
+    people = DemoPeople()
+    env = driver.create_envelope(people)
+    link = driver.wait_mail(people.first_email, LINK)
+    with httpx.Client(follow_redirects=True) as browser:
+        browser.post(link)
+        browser.post(
+            f"{server.url}/s/otp", data={"code": driver.wait_mail(people.first_email, CODE)}
+        )
+        clock.advance(31 * 24 * 3600)  # past the envelope's 30-day expiry
+        r = browser.post(f"{server.url}/s/consent", data={"agree": "yes"})
+        assert r.status_code == 403
+    state = driver.api.get(
+        f"/v1/envelopes/{env['id']}", headers={"Authorization": f"Bearer {driver.token()}"}
+    ).json()
+    assert state["status"] == "expired"
+    assert len(events(runtime, "system:envelope:expired")) == 1
     driver.close()

@@ -147,7 +147,7 @@ def _insert_checkpoint(engine: Engine) -> None:
 
 def _snapshot(engine: Engine, table: str) -> list[Any]:
     with engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(text(f"SELECT * FROM {table}"))]  # noqa: S608
+        return [tuple(r) for r in conn.execute(text(f"SELECT * FROM {table}"))]
 
 
 REWRITES: dict[str, list[str]] = {

@@ -41,6 +41,7 @@ class EventTag(StrEnum):
     FIELD_FILLED = "signer:field:filled"
     RECIPIENT_SIGNED = "signer:recipient:signed"
     RECIPIENT_DECLINED = "signer:recipient:declined"
+    RECIPIENT_RECEIVED = "signer:recipient:received"
     SESSION_REFUSED = "signer:session:refused"
 
     CLIENT_CREATED = "operator:client:created"

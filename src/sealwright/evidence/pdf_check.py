@@ -26,55 +26,17 @@ from io import BytesIO
 from typing import Any
 
 from cryptography import x509
-from pyhanko.keys.internal import translate_pyca_cryptography_cert_to_asn1
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import (
-    DocumentSecurityStore,
     SignatureCoverageLevel,
     validate_pdf_signature,
     validate_pdf_timestamp,
 )
-from pyhanko_certvalidator import ValidationContext
 
 from sealwright.errors import VerificationFailed
+from sealwright.sealing.pades import offline_validation_contexts, signature_timestamp_time
 
 __all__ = ["check_sealed_pdf"]
-
-
-def _timestamp_time(signature: Any) -> datetime | None:
-    """The genTime of the signature timestamp token, read *before* validation so that the
-    chains can be validated at that time; validation then decides if it can be believed."""
-    try:
-        for attribute in signature.signer_info["unsigned_attrs"]:
-            if attribute["type"].native == "signature_time_stamp_token":
-                token = attribute["values"][0]
-                tst_info = token["content"]["encap_content_info"]["content"].parsed
-                moment: datetime = tst_info["gen_time"].native
-                return moment
-    except (KeyError, ValueError, TypeError, IndexError):
-        return None
-    return None
-
-
-def _context_factory(reader: Any, moment: datetime | None) -> Any:
-    try:
-        dss = DocumentSecurityStore.read_dss(reader)
-    except Exception:  # no or broken DSS: simply no embedded revocation data
-        dss = None
-
-    def context(roots: Sequence[x509.Certificate]) -> ValidationContext:
-        settings: dict[str, Any] = {
-            "trust_roots": [translate_pyca_cryptography_cert_to_asn1(c) for c in roots],
-            "allow_fetching": False,
-            "revocation_mode": "soft-fail",
-        }
-        if moment is not None:
-            settings["moment"] = moment
-        if dss is None:
-            return ValidationContext(**settings)
-        return dss.as_validation_context(settings)
-
-    return context
 
 
 def _judge_timestamp(signature: Any, context: Any) -> tuple[list[tuple[bool, str]], Any]:
@@ -134,7 +96,7 @@ def check_sealed_pdf(
     if not regular:
         raise VerificationFailed(f"{path}: no signature")
     seal = regular[-1]
-    context = _context_factory(reader, at or _timestamp_time(seal))
+    context = offline_validation_contexts(reader, at or signature_timestamp_time(seal))
     problems: list[str] = []
     summary = ""
     for signature in signatures:

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from sealwright.clock import Random, SystemRandom
 from sealwright.errors import ConfigurationError, DecryptionFailed
-from sealwright.keys import _files
+from sealwright.keys import files
 from sealwright.keys.keyring import WrappedKey
 
 _log = structlog.get_logger(__name__)
@@ -64,18 +64,16 @@ class LocalKeyring:
         group/others, or if the index or a key file is damaged.
         """
         rng = random if random is not None else SystemRandom()
-        _files.ensure_private_directory(directory)
-        index = _files.read_index(directory)
-        if index is None:
-            with _files.directory_lock(directory):
-                # Another process may have won the race to create the first KEK.
-                index = _files.read_index(directory)
-                if index is None:
-                    kek_id = _create_kek(directory, rng)
-                    index = {"format": _FORMAT, "current": kek_id, "keks": [kek_id]}
-                    _files.write_index(directory, index)
-                    _log.info("local keyring created", directory=str(directory), kek_id=kek_id)
+        files.ensure_private_directory(directory)
+
+        def create() -> dict[str, object]:
+            kek_id = _create_kek(directory, rng)
+            return {"format": _FORMAT, "current": kek_id, "keks": [kek_id]}
+
+        index, created = files.read_or_create_index(directory, create)
         current, kek_ids = _parse_index(directory, index)
+        if created:
+            _log.info("local keyring created", directory=str(directory), kek_id=current)
         keks = {kek_id: _load_kek(directory, kek_id) for kek_id in kek_ids}
         _log.warning(
             "local keyring in use: key-encryption keys are stored unencrypted on this host; "
@@ -111,15 +109,15 @@ class LocalKeyring:
             raise DecryptionFailed("cannot unwrap data key") from exc
 
     def rotate(self) -> str:
-        with self._lock, _files.directory_lock(self._directory):
+        with self._lock, files.directory_lock(self._directory):
             # Start from the index on disk: another process may have rotated meanwhile.
-            index = _files.read_index(self._directory)
+            index = files.read_index(self._directory)
             if index is None:
                 raise ConfigurationError(f"key index missing from {self._directory}")
             _, kek_ids = _parse_index(self._directory, index)
             new_id = _create_kek(self._directory, self._random)
             kek_ids.append(new_id)
-            _files.write_index(
+            files.write_index(
                 self._directory, {"format": _FORMAT, "current": new_id, "keks": kek_ids}
             )
             for kek_id in kek_ids:
@@ -135,7 +133,7 @@ class LocalKeyring:
             if kek is not None or not _KEK_ID.fullmatch(kek_id):
                 return kek
             # A DEK wrapped by a KEK that another process created after we opened.
-            index = _files.read_index(self._directory)
+            index = files.read_index(self._directory)
             if index is None:
                 return None
             current, kek_ids = _parse_index(self._directory, index)
@@ -157,26 +155,18 @@ def _wrap_aad(kek_id: str, aad: bytes) -> bytes:
 
 def _create_kek(directory: Path, random: Random) -> str:
     kek_id = f"local-{random.token_bytes(8).hex()}"
-    _files.create_private_file(directory / f"{kek_id}.key", random.token_bytes(_KEK_BYTES))
+    files.create_private_file(directory / f"{kek_id}.key", random.token_bytes(_KEK_BYTES))
     return kek_id
 
 
 def _load_kek(directory: Path, kek_id: str) -> bytes:
-    kek = _files.read_private_file(directory / f"{kek_id}.key")
+    kek = files.read_private_file(directory / f"{kek_id}.key")
     if len(kek) != _KEK_BYTES:
         raise ConfigurationError(f"key file {directory / kek_id}.key is damaged (wrong length)")
     return kek
 
 
 def _parse_index(directory: Path, index: dict[str, object]) -> tuple[str, list[str]]:
-    current, kek_ids = index.get("current"), index.get("keks")
-    if (
-        index.get("format") != _FORMAT
-        or not isinstance(current, str)
-        or not isinstance(kek_ids, list)
-        # The ids become file names: anything but the generated shape could escape the dir.
-        or not all(isinstance(k, str) and _KEK_ID.fullmatch(k) for k in kek_ids)
-        or current not in kek_ids
-    ):
-        raise ConfigurationError(f"key index in {directory} is damaged")
-    return current, [str(k) for k in kek_ids]
+    return files.parse_index(
+        directory, index, fixed={"format": _FORMAT}, ids_member="keks", id_pattern=_KEK_ID
+    )

@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from joserfc.jwk import KeySet, OKPKey
 
 from sealwright.errors import ConfigurationError
-from sealwright.keys import _files
+from sealwright.keys import files
 
 _log = structlog.get_logger(__name__)
 
@@ -99,19 +99,18 @@ class SigningKeys:
         """Open (or on first run create) the key set for ``purpose`` under ``directory``."""
         if not _PURPOSE.fullmatch(purpose):
             raise ConfigurationError(f"invalid signing key purpose {purpose!r}")
-        _files.ensure_private_directory(directory)
+        files.ensure_private_directory(directory)
         home = directory / purpose
-        _files.ensure_private_directory(home)
-        index = _files.read_index(home)
-        if index is None:
-            with _files.directory_lock(home):
-                index = _files.read_index(home)
-                if index is None:
-                    kid = _create_key(home)
-                    index = {"format": _FORMAT, "purpose": purpose, "current": kid, "kids": [kid]}
-                    _files.write_index(home, index)
-                    _log.info("signing key created", purpose=purpose, kid=kid)
+        files.ensure_private_directory(home)
+
+        def create() -> dict[str, object]:
+            kid = _create_key(home)
+            return {"format": _FORMAT, "purpose": purpose, "current": kid, "kids": [kid]}
+
+        index, created = files.read_or_create_index(home, create)
         current, kids = _parse_index(home, purpose, index)
+        if created:
+            _log.info("signing key created", purpose=purpose, kid=current)
         return cls(home, purpose, {kid: _load_key(home, kid) for kid in kids}, current)
 
     @property
@@ -156,14 +155,14 @@ class SigningKeys:
 
     def rotate(self) -> str:
         """Create a new current key and return its kid; the previous keys stay published."""
-        with self._lock, _files.directory_lock(self._directory):
-            index = _files.read_index(self._directory)
+        with self._lock, files.directory_lock(self._directory):
+            index = files.read_index(self._directory)
             if index is None:
                 raise ConfigurationError(f"signing key index missing from {self._directory}")
             _, kids = _parse_index(self._directory, self._purpose, index)
             new_kid = _create_key(self._directory)
             kids.append(new_kid)
-            _files.write_index(
+            files.write_index(
                 self._directory,
                 {"format": _FORMAT, "purpose": self._purpose, "current": new_kid, "kids": kids},
             )
@@ -205,14 +204,14 @@ def _create_key(home: Path) -> str:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    _files.create_private_file(home / f"{kid}.pem", pem)
+    files.create_private_file(home / f"{kid}.pem", pem)
     return kid
 
 
 def _load_key(home: Path, kid: str) -> Ed25519PrivateKey:
     path = home / f"{kid}.pem"
     try:
-        key = serialization.load_pem_private_key(_files.read_private_file(path), password=None)
+        key = serialization.load_pem_private_key(files.read_private_file(path), password=None)
     except ValueError as exc:
         raise ConfigurationError(f"signing key file {path} is damaged") from exc
     if not isinstance(key, Ed25519PrivateKey):
@@ -223,15 +222,11 @@ def _load_key(home: Path, kid: str) -> Ed25519PrivateKey:
 
 
 def _parse_index(home: Path, purpose: str, index: dict[str, object]) -> tuple[str, list[str]]:
-    current, kids = index.get("current"), index.get("kids")
-    if (
-        index.get("format") != _FORMAT
-        or index.get("purpose") != purpose
-        or not isinstance(current, str)
-        or not isinstance(kids, list)
-        # kids become file names: only the thumbprint shape may reach the filesystem.
-        or not all(isinstance(kid, str) and _KID.fullmatch(kid) for kid in kids)
-        or current not in kids
-    ):
-        raise ConfigurationError(f"signing key index in {home} is damaged")
-    return current, [str(kid) for kid in kids]
+    return files.parse_index(
+        home,
+        index,
+        fixed={"format": _FORMAT, "purpose": purpose},
+        ids_member="kids",
+        id_pattern=_KID,
+        label="signing key index",
+    )

@@ -12,11 +12,12 @@ nothing but the file and those roots: no fetching, revocation data taken from th
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from io import BytesIO
-from typing import Any, Protocol
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -64,6 +65,9 @@ class SealingPki(Protocol):
 
 #: The digest for the document, the signature and the timestamp request.
 _MD = "sha256"
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 
 async def async_seal_pdf(
@@ -143,17 +147,27 @@ async def async_seal_pdf(
     return output.getvalue()
 
 
-def seal_pdf(
-    pdf: bytes,
-    *,
-    pki: SealingPki,
-    timestamper: TimestampAuthority,
-    clock: Clock,
-    reason: str = "Sealed by Sealwright",
-    location: str | None = None,
-    field_name: str = "SealwrightSeal",
-) -> bytes:
-    """Append a PAdES B-LT seal to ``pdf`` in one incremental update and return the new file.
+def _blocking(
+    coroutine_function: Callable[_P, Coroutine[Any, Any, _T]], *, name: str, doc: str
+) -> Callable[_P, _T]:
+    """A blocking twin of ``coroutine_function``, with its parameters, run by ``asyncio.run``.
+
+    Not for use inside a running event loop; await ``coroutine_function`` there.
+    """
+
+    @functools.wraps(coroutine_function)
+    def blocking(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        return asyncio.run(coroutine_function(*args, **kwargs))
+
+    blocking.__name__ = blocking.__qualname__ = name
+    blocking.__doc__ = doc
+    return blocking
+
+
+seal_pdf = _blocking(
+    async_seal_pdf,
+    name="seal_pdf",
+    doc="""Append a PAdES B-LT seal to ``pdf`` in one incremental update and return the new file.
 
     The signature (``ETSI.CAdES.detached``, SHA-256) is made with ``pki.signer``; its
     signature timestamp comes from ``timestamper``; the DSS holds the chains of both and the
@@ -163,18 +177,8 @@ def seal_pdf(
     :class:`Conflict` if the document refuses another signature (the field is already
     signed, or a certification signature forbids changes).
     Not for use inside a running event loop; await :func:`async_seal_pdf` there.
-    """
-    return asyncio.run(
-        async_seal_pdf(
-            pdf,
-            pki=pki,
-            timestamper=timestamper,
-            clock=clock,
-            reason=reason,
-            location=location,
-            field_name=field_name,
-        )
-    )
+    """,
+)
 
 
 def _pyhanko_signer(pki: SealingPki) -> SimpleSigner:
@@ -264,23 +268,8 @@ async def async_validate_sealed_pdf(
             "no signature found" if field_name is None else f"no signature in field {field_name!r}"
         )
     signature = signatures[-1]
-    moment = at or _claimed_timestamp_time(signature)
-    try:
-        dss = DocumentSecurityStore.read_dss(reader)
-    except Exception:  # a missing or broken DSS only means no embedded data
-        dss = None
-
-    def context(roots: Sequence[x509.Certificate]) -> ValidationContext:
-        settings: dict[str, Any] = {
-            "trust_roots": [_asn1(c) for c in roots],
-            "allow_fetching": False,
-            "revocation_mode": "soft-fail",
-            "moment": moment,
-        }
-        if dss is None:
-            return ValidationContext(**settings)
-        return dss.as_validation_context(settings)
-
+    moment = at or signature_timestamp_time(signature)
+    context = offline_validation_contexts(reader, moment)
     try:
         status = await async_validate_pdf_signature(
             signature,
@@ -292,27 +281,19 @@ async def async_validate_sealed_pdf(
     return _summarise(signature.field_name, status, moment)
 
 
-def validate_sealed_pdf(
-    pdf: bytes,
-    *,
-    pdf_roots: Sequence[x509.Certificate],
-    tsa_roots: Sequence[x509.Certificate],
-    field_name: str | None = None,
-    at: datetime | None = None,
-) -> SealValidation:
-    """Check the seal of ``pdf`` offline: no network, revocation data from the file's DSS.
+validate_sealed_pdf = _blocking(
+    async_validate_sealed_pdf,
+    name="validate_sealed_pdf",
+    doc="""Check the seal of ``pdf`` offline: no network, revocation data from the file's DSS.
 
     Validates the signature in ``field_name`` (default: the last one in the file). Chains are
     validated at ``at`` if given, otherwise at the time in the signature timestamp -- that is
     what the timestamp is for: the seal stays verifiable after its certificate expires.
     Never raises for bad input: an unreadable file or a missing signature comes back with
     every flag false and the reason in ``problems``.
-    """
-    return asyncio.run(
-        async_validate_sealed_pdf(
-            pdf, pdf_roots=pdf_roots, tsa_roots=tsa_roots, field_name=field_name, at=at
-        )
-    )
+    Not for use inside a running event loop; await :func:`async_validate_sealed_pdf` there.
+    """,
+)
 
 
 def _summarise(field_name: str, status: Any, moment: datetime | None) -> SealValidation:
@@ -347,9 +328,12 @@ def _summarise(field_name: str, status: Any, moment: datetime | None) -> SealVal
     )
 
 
-def _claimed_timestamp_time(signature: Any) -> datetime | None:
-    # Read before validation, to validate at that time; the validation itself then decides
-    # whether the token (and so this time) can be believed.
+def signature_timestamp_time(signature: Any) -> datetime | None:
+    """The time in the signature timestamp token of pyHanko's ``EmbeddedPdfSignature``.
+
+    Read *before* validation, to validate the chains at that time; the validation itself then
+    decides whether the token (and so this time) can be believed. ``None`` if there is none.
+    """
     try:
         for attribute in signature.signer_info["unsigned_attrs"]:
             if attribute["type"].native == "signature_time_stamp_token":
@@ -360,3 +344,30 @@ def _claimed_timestamp_time(signature: Any) -> datetime | None:
     except (KeyError, ValueError, TypeError, IndexError):
         return None
     return None
+
+
+def offline_validation_contexts(
+    reader: PdfFileReader, moment: datetime | None
+) -> Callable[[Sequence[x509.Certificate]], ValidationContext]:
+    """Make offline validation contexts for the PDF in ``reader``, one per set of roots.
+
+    Each context trusts only the given roots, validates at ``moment`` (``None``: now), never
+    fetches, and takes revocation data and extra certificates from the file's DSS, if any.
+    """
+    try:
+        dss = DocumentSecurityStore.read_dss(reader)
+    except Exception:  # a missing or broken DSS only means no embedded data
+        dss = None
+
+    def context(roots: Sequence[x509.Certificate]) -> ValidationContext:
+        settings: dict[str, Any] = {
+            "trust_roots": [_asn1(c) for c in roots],
+            "allow_fetching": False,
+            "revocation_mode": "soft-fail",
+            "moment": moment,
+        }
+        if dss is None:
+            return ValidationContext(**settings)
+        return dss.as_validation_context(settings)
+
+    return context

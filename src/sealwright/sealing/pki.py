@@ -19,12 +19,6 @@ regenerated, because a new root would orphan every document sealed so far.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import os
-import secrets
-import stat
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -37,6 +31,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from sealwright.clock import Clock
 from sealwright.errors import ConfigurationError
+from sealwright.keys import files
 
 ROOT_VALIDITY = timedelta(days=20 * 365)
 LEAF_VALIDITY = timedelta(days=5 * 365)
@@ -52,9 +47,9 @@ CRL_VALIDITY = timedelta(days=7)
 # extension is present.
 _DOCUMENT_SIGNING = x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36")
 
-_DIRECTORY_MODE = 0o700
-_KEY_MODE = 0o600
 _CERT_MODE = 0o644
+_DIRECTORY_LABEL = "PKI directory"
+_KEY_LABEL = "private key"
 _ROOT, _SEAL, _TSA = "root-ca", "document-seal", "tsa"
 
 
@@ -91,9 +86,10 @@ class LocalPki:
         the existing root; documents sealed earlier keep validating, since they embed their
         own certificate and the root is unchanged.
         """
-        _ensure_private_directory(directory)
+        files.ensure_private_directory(directory, label=_DIRECTORY_LABEL)
         now = clock.now()
-        with _locked(directory):
+        # Two workers starting at once must not each create a root.
+        with files.directory_lock(directory):
             if not (directory / f"{_ROOT}.cert.pem").exists():
                 leftovers = sorted(p.name for p in directory.glob("*.pem"))
                 if leftovers:
@@ -176,8 +172,10 @@ class LocalPki:
         # Root certificate last: its file is the "PKI complete" marker.
         for name, credential in ((_SEAL, pki.document_seal), (_TSA, pki.tsa)):
             _write_credential(directory, name, credential)
-        _write_file(directory / f"{_ROOT}.key.pem", _key_pem(root.private_key), _KEY_MODE)
-        _write_file(directory / f"{_ROOT}.cert.pem", root.certificate_pem, _CERT_MODE)
+        files.create_private_file(directory / f"{_ROOT}.key.pem", _key_pem(root.private_key))
+        files.create_private_file(
+            directory / f"{_ROOT}.cert.pem", root.certificate_pem, mode=_CERT_MODE
+        )
         return pki
 
     @classmethod
@@ -316,25 +314,10 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
 def _write_credential(
     directory: Path, name: str, credential: Credential, *, replace: bool = False
 ) -> None:
-    _write_file(directory / f"{name}.key.pem", _key_pem(credential.private_key), _KEY_MODE, replace)
-    _write_file(directory / f"{name}.cert.pem", credential.certificate_pem, _CERT_MODE, replace)
-
-
-def _write_file(path: Path, data: bytes, mode: int, replace: bool = False) -> None:
-    temporary = path.with_name(f".tmp-{secrets.token_hex(8)}")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if replace:
-            os.replace(temporary, path)
-        else:
-            # A hard link fails if the name exists, so a file is never silently overwritten.
-            os.link(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    # Without ``replace`` a hard link puts each file in place, so none is silently overwritten.
+    write = files.replace_private_file if replace else files.create_private_file
+    write(directory / f"{name}.key.pem", _key_pem(credential.private_key))
+    write(directory / f"{name}.cert.pem", credential.certificate_pem, mode=_CERT_MODE)
 
 
 def _read_credential(directory: Path, name: str) -> Credential:
@@ -345,7 +328,8 @@ def _read_credential(directory: Path, name: str) -> Credential:
     except (OSError, ValueError) as exc:
         raise ConfigurationError(f"cannot read certificate {cert_path}: {exc}") from exc
     try:
-        key = serialization.load_pem_private_key(_read_private_file(key_path), password=None)
+        pem = files.read_private_file(key_path, label=_KEY_LABEL)
+        key = serialization.load_pem_private_key(pem, password=None)
     except (ValueError, TypeError) as exc:
         raise ConfigurationError(f"cannot read private key {key_path}") from exc
     if not isinstance(key, ec.EllipticCurvePrivateKey):
@@ -353,45 +337,3 @@ def _read_credential(directory: Path, name: str) -> Credential:
     if key.public_key() != certificate.public_key():
         raise ConfigurationError(f"{key_path} does not match {cert_path}")
     return Credential(certificate=certificate, private_key=key)
-
-
-def _read_private_file(path: Path) -> bytes:
-    try:
-        # fstat on the open descriptor: the file checked is the file read.
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError as exc:
-        raise ConfigurationError(f"cannot open private key {path}: {exc}") from exc
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
-        if info.st_mode & 0o077:
-            raise ConfigurationError(
-                f"private key {path} is accessible to group/others "
-                f"(mode {stat.S_IMODE(info.st_mode):04o}); refusing a key that may have leaked"
-            )
-        return handle.read()
-
-
-def _ensure_private_directory(directory: Path) -> None:
-    try:
-        directory.mkdir(mode=_DIRECTORY_MODE, parents=True, exist_ok=True)
-        info = os.stat(directory, follow_symlinks=False)
-    except OSError as exc:
-        raise ConfigurationError(f"cannot create PKI directory {directory}: {exc}") from exc
-    if not stat.S_ISDIR(info.st_mode):
-        raise ConfigurationError(f"PKI directory {directory} is not a directory")
-    if info.st_mode & 0o077:
-        raise ConfigurationError(
-            f"PKI directory {directory} is accessible to group/others "
-            f"(mode {stat.S_IMODE(info.st_mode):04o}); run `chmod 700 {directory}`"
-        )
-
-
-@contextlib.contextmanager
-def _locked(directory: Path) -> Iterator[None]:
-    # Two workers starting at once must not each create a root.
-    fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, _KEY_MODE)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)

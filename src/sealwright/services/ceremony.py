@@ -38,6 +38,12 @@ from sealwright.services.runtime import Runtime
 from sealwright.storage.models import Envelope, Field, Recipient, SignerSession, SigningLink
 
 SEAL_JOB = "envelope.seal"
+#: Envelope states in which a recipient's link and session still work: viewers (copies)
+#: may still open a completed envelope; signers only one that is out for signature.
+_OPEN_FOR = {
+    RecipientRole.SIGNER: {EnvelopeStatus.SENT.value},
+    RecipientRole.VIEWER: {EnvelopeStatus.SENT.value, EnvelopeStatus.COMPLETED.value},
+}
 MEANING = "I have reviewed this document and I sign it to approve its content"
 MAX_STROKE_POINTS = 20_000
 
@@ -123,11 +129,12 @@ class CeremonyService:
         assert recipient is not None
         assert env is not None
         reason = ""
+        self.expire_if_due(session, env)
         if link.used_at is not None:
             reason = "link already used"
         elif link.expires_at <= self.rt.clock.now():
             reason = "link expired"
-        elif env.status != EnvelopeStatus.SENT.value:
+        elif env.status not in _OPEN_FOR[RecipientRole(recipient.role)]:
             reason = f"envelope is {env.status}"
         if reason:
             self._refuse(session, env, recipient, EventTag.LINK_REFUSED, reason)
@@ -146,6 +153,7 @@ class CeremonyService:
         assert recipient is not None
         assert env is not None
         reason = ""
+        self.expire_if_due(session, env)
         if row.expires_at <= self.rt.clock.now():
             reason = "signer session expired"
         elif row.locked_at is not None:
@@ -153,6 +161,32 @@ class CeremonyService:
         if reason:
             self._refuse(session, env, recipient, EventTag.SESSION_REFUSED, reason)
         return SignerContext(row, recipient, env)
+
+    def expire_if_due(self, session: Session, env: Envelope) -> None:
+        """Envelopes expire lazily here (and, later, by a scheduled job): a sent envelope
+        past its expiry can no longer be signed."""
+        now = self.rt.clock.now()
+        if env.status == EnvelopeStatus.SENT.value and env.expires_at and env.expires_at <= now:
+            env.status = envelope_next(EnvelopeStatus(env.status), EnvelopeAction.EXPIRE).value
+            env.status_reason = "expired before every signer had signed"
+            self.rt.audit.append(
+                session,
+                EventTag.ENVELOPE_EXPIRED,
+                tenant=env.tenant_id,
+                envelope=env.id,
+                actor="system",
+            )
+
+    def acknowledge(self, session: Session, ctx: SignerContext) -> None:
+        """A viewer (carbon copy) has opened the documents: they are done."""
+        self.require_consent(ctx)
+        r = ctx.recipient
+        if r.role != RecipientRole.VIEWER.value or r.status != RecipientStatus.NOTIFIED.value:
+            return
+        r.status = recipient_next(
+            RecipientRole(r.role), RecipientStatus(r.status), RecipientAction.RECEIVE
+        ).value
+        self._event(session, ctx.envelope, r, EventTag.RECIPIENT_RECEIVED)
 
     # -- email OTP -----------------------------------------------------------------------
 
@@ -281,6 +315,8 @@ class CeremonyService:
         signature: SignatureInput,
     ) -> None:
         self.require_consent(ctx)
+        if ctx.recipient.role != RecipientRole.SIGNER.value:
+            raise Conflict("you receive a copy of this envelope; there is nothing to sign")
         if ctx.recipient.status != RecipientStatus.NOTIFIED.value:
             raise Conflict("you have already completed this envelope")
         if ctx.envelope.status != EnvelopeStatus.SENT.value:
@@ -392,8 +428,8 @@ class CeremonyService:
             RoutingSlot(r.id, RecipientRole(r.role), r.routing_order, RecipientStatus(r.status))
             for r in recipients
         ]
+        self.envelopes.notify_due(session, env)  # the next group, or the last viewers
         if not all_signed(slots):
-            self.envelopes.notify_due(session, env)
             return
         env.status = envelope_next(EnvelopeStatus(env.status), EnvelopeAction.COMPLETE).value
         env.completed_at = self.rt.clock.now()

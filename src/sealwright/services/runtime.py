@@ -17,7 +17,7 @@ from sealwright.errors import ConfigurationError
 from sealwright.identity.tokens import TokenService
 from sealwright.jobs.queue import JobQueue
 from sealwright.jobs.worker import Worker
-from sealwright.keys._files import create_private_file, ensure_private_directory, read_private_file
+from sealwright.keys.files import create_private_file, ensure_private_directory, read_private_file
 from sealwright.keys.keyring import Keyring
 from sealwright.keys.local_keyring import LocalKeyring
 from sealwright.keys.signing import SigningKeys

@@ -260,7 +260,11 @@ def _review_context(service: CeremonyService, db: Session, ctx: SignerContext) -
 def review(request: Request, rt: RuntimeDep) -> Response:
     def load(s: CeremonyService, db: Session, c: SignerContext) -> dict[str, Any]:
         s.require_consent(c)
-        return _review_context(s, db, c)
+        page = _review_context(s, db, c)
+        if c.recipient.role == "viewer":
+            s.acknowledge(db, c)
+            page["viewer"] = True
+        return page
 
     try:
         page = _signer(rt, request, load)
@@ -268,6 +272,8 @@ def review(request: Request, rt: RuntimeDep) -> Response:
         return _denied(request)
     except Conflict:
         return RedirectResponse("/s/consent", status_code=303)
+    if page.get("viewer"):
+        return _page(request, "copy.html", **page)
     if page["recipient_status"] != "notified":
         return _page(
             request, "done.html", title=page["title"], status_text=page["recipient_status"]
