@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import httpx
+import pytest
 
 from sealwright.cli.demo_driver import CODE, LINK, DemoDriver
 from sealwright.identity.scopes import Scope
@@ -225,3 +227,21 @@ def test_reused_and_expired_links_are_refused(
     assert events(runtime, "signer:link:opened")[-1]["envelope"] == env["id"]
     assert env2["id"] != env["id"]
     driver.close()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_openapi_and_public_documents(runtime: Runtime, server: BackgroundServer) -> None:
+    spec = httpx.get(f"{server.url}/openapi.json").json()
+    assert spec["openapi"].startswith("3.1")
+    assert "/v1/envelopes/{envelope_id}/evidence" in spec["paths"]
+    assert "/oauth/token" in spec["paths"]
+    jwks = httpx.get(f"{server.url}/.well-known/jwks.json").json()
+    assert {k["alg"] for k in jwks["keys"]} == {"Ed25519"}
+    assert all("d" not in k for k in jwks["keys"])  # public halves only
+    trust = httpx.get(f"{server.url}/.well-known/sealwright-trust.json").json()
+    assert trust["format"] == "sealwright-trust/1"
+    assert "PRIVATE" not in json.dumps(trust)
+    note = httpx.get(f"{server.url}/v1/log/checkpoint").text
+    assert note.startswith(runtime.settings.log_origin + "\n")
+    assert "\n\n\u2014 " in note
+    assert httpx.get(f"{server.url}/readyz").json() == {"status": "ready"}
