@@ -279,3 +279,59 @@ def test_expired_envelope_cannot_be_signed(
     assert state["status"] == "expired"
     assert len(events(runtime, "system:envelope:expired")) == 1
     driver.close()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_two_documents_parallel_signers(runtime: Runtime, server: BackgroundServer) -> None:
+    _, cid, secret = new_client(runtime, "acme")
+    driver = DemoDriver(server.url, cid, secret, timeout=60)
+    headers = {"Authorization": f"Bearer {driver.token()}"}
+    env = driver.api.post(
+        "/v1/envelopes",
+        headers=headers,
+        json={
+            "title": "Two documents",
+            "recipients": [
+                {"name": "Left Signer", "email": "left@example.com", "routing_order": 1},
+                {"name": "Right Signer", "email": "right@example.com", "routing_order": 1},
+            ],
+        },
+    ).json()
+    docs = [
+        driver.api.post(
+            f"/v1/envelopes/{env['id']}/documents",
+            params={"name": f"{n}.pdf"},
+            content=demo_pdf(),
+            headers={**headers, "Content-Type": "application/pdf"},
+        ).json()
+        for n in ("first", "second")
+    ]
+    fields = [
+        {
+            "document_id": d["id"],
+            "recipient_id": r["id"],
+            "kind": "signature",
+            "page": 1,
+            "x": 72 if i == 0 else 300,
+            "y": 100,
+            "width": 180,
+            "height": 40,
+        }
+        for d in docs
+        for i, r in enumerate(env["recipients"])
+    ]
+    driver.api.post(
+        f"/v1/envelopes/{env['id']}/fields", headers=headers, json={"fields": fields}
+    ).raise_for_status()
+    sent = driver.api.post(f"/v1/envelopes/{env['id']}/send", headers=headers).json()
+    # parallel: both are notified at once
+    assert [r["status"] for r in sent["recipients"]] == ["notified", "notified"]
+    driver.sign_as("right@example.com", "Right Signer", sent, drawn=True)
+    driver.sign_as("left@example.com", "Left Signer", sent, drawn=False)
+    sealed = driver.wait_sealed(env["id"])
+    assert all(d["sealed_sha256"] for d in sealed["documents"])
+    _, bundle = driver.download(env["id"], sealed["documents"][0]["id"])
+    report = verify_bundle(bundle, TrustStore.from_json(trust_store(runtime).to_json()))
+    assert report.ok, report.to_text()
+    assert "2 documents" in report.check("document-hashes").detail
+    driver.close()
