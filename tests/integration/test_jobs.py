@@ -192,6 +192,22 @@ def test_expired_lease_makes_a_running_job_claimable_again(
     assert job.locked_until == fixed.now() + timedelta(seconds=LEASE)
 
 
+def test_a_job_that_keeps_killing_its_worker_ends_dead(
+    db: Database, queue: JobQueue, fixed: FixedClock
+) -> None:
+    enqueue(db, queue, "seal", {"envelope": "e1"}, key="e1")
+    for attempt in range(1, queue.max_attempts + 1):
+        claimed = queue.claim()
+        assert claimed is not None
+        assert claimed.attempts == attempt
+        fixed.advance(LEASE + 1)  # the worker dies without a word
+    assert queue.claim() is None
+    job = only_job(db)
+    assert job.status == DEAD
+    assert job.last_error is not None
+    assert "lease expired" in job.last_error
+
+
 def test_expired_lease_with_a_live_offset_clock(db: Database, clock: OffsetClock) -> None:
     # The same with the shared real-time clock, as the running service has it.
     queue = JobQueue(db, clock=clock, lease_seconds=LEASE)

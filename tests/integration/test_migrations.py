@@ -64,13 +64,8 @@ def test_the_comparison_does_see_drift(engine: Engine) -> None:
 
 
 def _table_of(op: tuple[Any, ...]) -> str:
-    if op[0] == "add_table":
-        return str(op[1].name)
-    if op[0] == "add_column":
-        return str(op[2])
-    if op[0] == "modify_type":
-        return str(op[2])
-    return "?"
+    # ("add_table", Table) but ("add_column" | "modify_type", schema, table name, ...)
+    return str(op[1].name) if op[0] == "add_table" else str(op[2])
 
 
 def _head(engine: Engine) -> str | None:

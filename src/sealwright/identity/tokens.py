@@ -101,6 +101,8 @@ class TokenService:
                 return None, "expired"
             if iat > now + 30 or exp - iat > 900:
                 return None, "implausible lifetime"
+            if int(c.get("nbf", iat)) > now + 30:
+                return None, "not yet valid"
             token = AccessToken(
                 client_id=str(c["sub"]),
                 tenant_id=str(c["tenant"]),
@@ -109,7 +111,7 @@ class TokenService:
                 issued_at=iat,
                 expires_at=exp,
             )
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):
             return None, "missing or malformed claims"
         return token, ""
 

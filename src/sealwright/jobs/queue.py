@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -76,27 +76,39 @@ class JobQueue:
         session.info["jobs_enqueued"] = True
 
     def claim(self) -> ClaimedJob | None:
+        """Claim the next due job. A job whose lease ran out (its worker died) counts that
+        as an attempt, so a job that kills its worker every time ends dead, not looping."""
         now = self._clock.now()
-        with self._db.transaction() as session:
-            job = session.execute(
-                select(Job)
-                .where(
-                    Job.run_at <= now,
-                    or_(
-                        Job.status == PENDING,
-                        (Job.status == RUNNING) & (Job.locked_until < now),
-                    ),
-                )
-                .order_by(Job.run_at)
-                .limit(1)
-                .with_for_update(skip_locked=True)
-            ).scalar_one_or_none()
-            if job is None:
-                return None
-            job.status = RUNNING
-            job.attempts += 1
-            job.locked_until = now + self._lease
-            return ClaimedJob(job.id, job.kind, dict(job.payload), job.attempts)
+        while True:
+            with self._db.transaction() as session:
+                job = self._next_due(session, now)
+                if job is None:
+                    return None
+                if job.status == RUNNING and job.attempts >= self.max_attempts:
+                    job.status = DEAD
+                    job.locked_until = None
+                    job.last_error = "the worker running it stopped (lease expired) too often"
+                    continue
+                job.status = RUNNING
+                job.attempts += 1
+                job.locked_until = now + self._lease
+                return ClaimedJob(job.id, job.kind, dict(job.payload), job.attempts)
+
+    @staticmethod
+    def _next_due(session: Session, now: datetime) -> Job | None:
+        return session.execute(
+            select(Job)
+            .where(
+                Job.run_at <= now,
+                or_(
+                    Job.status == PENDING,
+                    (Job.status == RUNNING) & (Job.locked_until < now),
+                ),
+            )
+            .order_by(Job.run_at)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        ).scalar_one_or_none()
 
     def succeed(self, job_id: str) -> None:
         with self._db.transaction() as session:

@@ -92,14 +92,13 @@ def b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+def unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
 def segments(compact: str) -> tuple[dict[str, Any], dict[str, Any], str]:
     h, p, s = compact.split(".")
-    pad = lambda t: t + "=" * (-len(t) % 4)  # noqa: E731
-    return (
-        json.loads(base64.urlsafe_b64decode(pad(h))),
-        json.loads(base64.urlsafe_b64decode(pad(p))),
-        s,
-    )
+    return json.loads(unb64(h)), json.loads(unb64(p)), s
 
 
 def assert_refused(service: TokenService, compact: str, reason: str) -> None:
@@ -222,6 +221,15 @@ def test_not_yet_valid_token_far_in_the_future_is_refused(service: TokenService)
     )
 
 
+def test_nbf_in_the_future_is_refused(service: TokenService) -> None:
+    assert_refused(service, sign(good_claims(nbf=T0 + 31)), "not yet valid")
+    assert service.verify(sign(good_claims(nbf=T0 + 30))).issued_at == T0  # skew tolerated
+
+
+def test_absurd_expiry_is_refused_not_crashing(service: TokenService) -> None:
+    assert_refused(service, sign(good_claims(exp=10**400)), "implausible lifetime")
+
+
 def test_expires_in(service: TokenService) -> None:
     _, token = service.issue(client_id="c", tenant_id="t", scopes=SCOPES)
     assert expires_in(token, START) == TTL
@@ -271,7 +279,7 @@ def test_malformed_claims(service: TokenService, override: dict[str, Any]) -> No
 
 def test_tampered_signature(service: TokenService) -> None:
     h, p, s = issue(service).split(".")
-    raw = bytearray(base64.urlsafe_b64decode(s + "=" * (-len(s) % 4)))
+    raw = bytearray(unb64(s))
     raw[10] ^= 0x01
     assert_refused(
         service, f"{h}.{p}.{b64(bytes(raw))}", "undecodable or bad signature: BadSignatureError"
