@@ -7,10 +7,8 @@ precise reason goes to the audit log (and only there).
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -29,12 +27,20 @@ from sealwright.domain.envelopes import (
     recipient_next,
 )
 from sealwright.domain.events import EventTag
+from sealwright.domain.signature import MEANING, SignatureInput
 from sealwright.errors import AuthenticationFailed, Conflict, ValidationError
 from sealwright.identity.secrets import new_token, token_digest
 from sealwright.keys.aead import encrypt_bytes
-from sealwright.mail.message import MailMessage
+from sealwright.services.email_otp import EmailOtp
 from sealwright.services.envelopes import EnvelopeService
 from sealwright.services.runtime import Runtime
+from sealwright.services.signer_audit import (
+    SignerContext,
+    field_aad,
+    record,
+    refuse,
+    signer_aad,
+)
 from sealwright.storage.models import Envelope, Field, Recipient, SignerSession, SigningLink
 
 SEAL_JOB = "envelope.seal"
@@ -44,54 +50,13 @@ _OPEN_FOR = {
     RecipientRole.SIGNER: {EnvelopeStatus.SENT.value},
     RecipientRole.VIEWER: {EnvelopeStatus.SENT.value, EnvelopeStatus.COMPLETED.value},
 }
-MEANING = "I have reviewed this document and I sign it to approve its content"
-MAX_STROKE_POINTS = 20_000
-
-
-@dataclass(frozen=True, slots=True)
-class SignerContext:
-    session: SignerSession
-    recipient: Recipient
-    envelope: Envelope
-
-
-@dataclass(frozen=True, slots=True)
-class SignatureInput:
-    """A typed name, or drawn strokes: each stroke a list of [x, y, t_ms], x and y in 0..1."""
-
-    kind: str
-    text: str
-    strokes: Sequence[Sequence[Sequence[float]]] = ()
-
-    def validate(self) -> None:
-        if self.kind not in ("typed", "drawn"):
-            raise ValidationError("signature must be typed or drawn")
-        if self.kind == "typed" and not self.text.strip():
-            raise ValidationError("type your full name to sign")
-        if self.kind == "drawn":
-            points = sum(len(s) for s in self.strokes)
-            if not self.strokes or points < 2:
-                raise ValidationError("draw your signature in the box to sign")
-            if points > MAX_STROKE_POINTS:
-                raise ValidationError("the drawn signature is too large")
-            for stroke in self.strokes:
-                for point in stroke:
-                    if len(point) != 3 or not (0 <= point[0] <= 1 and 0 <= point[1] <= 1):
-                        raise ValidationError("drawn signature points must be [x, y, t] in 0..1")
-
-
-def signer_aad(recipient_id: str) -> bytes:
-    return f"sealwright:signer-input:{recipient_id}".encode()
-
-
-def field_aad(field_id: str) -> bytes:
-    return f"sealwright:field:{field_id}".encode()
 
 
 class CeremonyService:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self.envelopes = EnvelopeService(rt)
+        self.otp = EmailOtp(rt)
 
     # -- link ----------------------------------------------------------------------------
 
@@ -116,8 +81,8 @@ class CeremonyService:
         )
         session.add(row)
         session.flush()
-        self._event(session, env, recipient, EventTag.LINK_OPENED)
-        self.send_otp(session, SignerContext(row, recipient, env))
+        record(self.rt, session, env, recipient, EventTag.LINK_OPENED)
+        self.otp.send(session, SignerContext(row, recipient, env))
         return session_token
 
     def _usable_link(self, session: Session, token: str) -> tuple[SigningLink, Recipient, Envelope]:
@@ -137,7 +102,7 @@ class CeremonyService:
         elif env.status not in _OPEN_FOR[RecipientRole(recipient.role)]:
             reason = f"envelope is {env.status}"
         if reason:
-            self._refuse(session, env, recipient, EventTag.LINK_REFUSED, reason)
+            refuse(self.rt, session, env, recipient, EventTag.LINK_REFUSED, reason)
         return link, recipient, env
 
     # -- session -------------------------------------------------------------------------
@@ -159,7 +124,7 @@ class CeremonyService:
         elif row.locked_at is not None:
             reason = "signer session locked"
         if reason:
-            self._refuse(session, env, recipient, EventTag.SESSION_REFUSED, reason)
+            refuse(self.rt, session, env, recipient, EventTag.SESSION_REFUSED, reason)
         return SignerContext(row, recipient, env)
 
     def expire_if_due(self, session: Session, env: Envelope) -> None:
@@ -186,85 +151,9 @@ class CeremonyService:
         r.status = recipient_next(
             RecipientRole(r.role), RecipientStatus(r.status), RecipientAction.RECEIVE
         ).value
-        self._event(session, ctx.envelope, r, EventTag.RECIPIENT_RECEIVED)
+        record(self.rt, session, ctx.envelope, r, EventTag.RECIPIENT_RECEIVED)
 
     # -- email OTP -----------------------------------------------------------------------
-
-    def send_otp(self, session: Session, ctx: SignerContext) -> None:
-        s = ctx.session
-        if s.otp_verified_at is not None:
-            return
-        if s.otp_sends >= self.rt.settings.otp_max_sends:
-            self._lock(session, ctx, "too many codes requested")
-        code = f"{self.rt.random.randbelow(1_000_000):06d}"
-        s.otp_hash = self._otp_mac(s.token_hash, code)
-        s.otp_expires_at = self.rt.clock.now() + timedelta(seconds=self.rt.settings.otp_ttl)
-        s.otp_attempts = 0
-        s.otp_sends += 1
-        minutes = self.rt.settings.otp_ttl // 60
-        self.rt.outbox.queue(
-            session,
-            MailMessage(
-                to=ctx.recipient.email,
-                subject=f"Your code for {ctx.envelope.title}",
-                text=(
-                    f"Your Sealwright verification code is {code}\n\n"
-                    f"It expires in {minutes} minutes and works once. Never share it: "
-                    "nobody from Sealwright or the sender will ask you for it.\n"
-                ),
-            ),
-        )
-        self._event(session, ctx.envelope, ctx.recipient, EventTag.OTP_SENT, {"channel": "email"})
-
-    def verify_otp(self, session: Session, ctx: SignerContext, code: str) -> bool:
-        """True on success. On failure records it (and locks past the limit); returns False
-        so the caller can commit the failure before answering."""
-        s = ctx.session
-        now = self.rt.clock.now()
-        if s.otp_verified_at is not None:
-            return True
-        expected = s.otp_hash
-        s.otp_attempts += 1
-        ok = (
-            expected is not None
-            and s.otp_expires_at is not None
-            and s.otp_expires_at > now
-            and hmac.compare_digest(expected, self._otp_mac(s.token_hash, code.strip()))
-        )
-        if ok:
-            s.otp_hash = None
-            s.otp_verified_at = now
-            self._event(
-                session,
-                ctx.envelope,
-                ctx.recipient,
-                EventTag.OTP_PASSED,
-                {"channel": "email", "attempt": s.otp_attempts},
-            )
-            return True
-        reason = "expired" if s.otp_expires_at is None or s.otp_expires_at <= now else "mismatch"
-        self._event(
-            session,
-            ctx.envelope,
-            ctx.recipient,
-            EventTag.OTP_FAILED,
-            {"channel": "email", "attempt": s.otp_attempts, "reason": reason},
-        )
-        if s.otp_attempts >= self.rt.settings.otp_max_attempts:
-            s.locked_at = now
-            s.otp_hash = None
-            self._event(
-                session,
-                ctx.envelope,
-                ctx.recipient,
-                EventTag.OTP_LOCKED,
-                {"channel": "email", "attempts": s.otp_attempts},
-            )
-        return False
-
-    def _otp_mac(self, session_hash: str, code: str) -> str:
-        msg = f"{session_hash}:{code}".encode()
-        return hmac.new(self.rt.otp_pepper, msg, hashlib.sha256).hexdigest()
 
     # -- consent, review -----------------------------------------------------------------
 
@@ -276,7 +165,8 @@ class CeremonyService:
         self.require_verified(ctx)
         if ctx.session.consent_at is None:
             ctx.session.consent_at = self.rt.clock.now()
-            self._event(
+            record(
+                self.rt,
                 session,
                 ctx.envelope,
                 ctx.recipient,
@@ -295,7 +185,7 @@ class CeremonyService:
         data: dict[str, Any] = {"document": document_id}
         if page is not None:
             data["page"] = page
-        self._event(session, ctx.envelope, ctx.recipient, EventTag.DOCUMENT_VIEWED, data)
+        record(self.rt, session, ctx.envelope, ctx.recipient, EventTag.DOCUMENT_VIEWED, data)
 
     def my_fields(self, session: Session, ctx: SignerContext) -> list[Field]:
         return [
@@ -341,7 +231,8 @@ class CeremonyService:
             f.value = encrypt_bytes(
                 filled[f.id].encode(), keyring=self.rt.keyring, aad=field_aad(f.id)
             )
-            self._event(
+            record(
+                self.rt,
                 session,
                 ctx.envelope,
                 ctx.recipient,
@@ -349,7 +240,7 @@ class CeremonyService:
                 {"field": f.id, "kind": f.kind},
             )
         strokes_json = json.dumps([list(map(list, s)) for s in signature.strokes]).encode()
-        record: dict[str, Any] = {
+        signature_record: dict[str, Any] = {
             "kind": signature.kind,
             "text": signature.text.strip(),
             "strokes": json.loads(strokes_json),
@@ -358,7 +249,7 @@ class CeremonyService:
         }
         r = ctx.recipient
         r.sealed_input = encrypt_bytes(
-            json.dumps(record).encode(), keyring=self.rt.keyring, aad=signer_aad(r.id)
+            json.dumps(signature_record).encode(), keyring=self.rt.keyring, aad=signer_aad(r.id)
         )
         r.status = recipient_next(
             RecipientRole(r.role), RecipientStatus(r.status), RecipientAction.SIGN
@@ -367,7 +258,8 @@ class CeremonyService:
         docs = self.envelopes.documents(session, ctx.envelope.id)
         verified = ctx.session.otp_verified_at
         assert verified is not None
-        self._event(
+        record(
+            self.rt,
             session,
             ctx.envelope,
             r,
@@ -409,7 +301,7 @@ class CeremonyService:
             keyring=self.rt.keyring,
             aad=signer_aad(r.id),
         )
-        self._event(session, env, r, EventTag.RECIPIENT_DECLINED)
+        record(self.rt, session, env, r, EventTag.RECIPIENT_DECLINED)
         env.status = envelope_next(EnvelopeStatus(env.status), EnvelopeAction.DECLINE).value
         env.status_reason = "declined by a recipient"
         self.rt.audit.append(
@@ -442,42 +334,3 @@ class CeremonyService:
             actor="system",
         )
         self.rt.jobs.enqueue(session, SEAL_JOB, {"envelope": env.id}, key=env.id)
-
-    # -- helpers -------------------------------------------------------------------------
-
-    def _lock(self, session: Session, ctx: SignerContext, reason: str) -> None:
-        ctx.session.locked_at = self.rt.clock.now()
-        self._refuse(session, ctx.envelope, ctx.recipient, EventTag.OTP_LOCKED, reason)
-
-    def _refuse(
-        self, session: Session, env: Envelope, r: Recipient, tag: EventTag, reason: str
-    ) -> None:
-        """Record why, then fail opaquely. The caller's transaction must still commit the
-        event: web handlers commit before turning AuthenticationFailed into a response."""
-        self._event(session, env, r, tag, {"reason": reason})
-        raise RecordedRefusal()
-
-    def _event(
-        self,
-        session: Session,
-        env: Envelope,
-        r: Recipient,
-        tag: EventTag,
-        data: Mapping[str, Any] | None = None,
-    ) -> None:
-        payload = {"recipient": r.id, **(data or {})}
-        self.rt.audit.append(
-            session,
-            tag,
-            tenant=env.tenant_id,
-            envelope=env.id,
-            actor=f"recipient:{r.id}",
-            data=payload,
-        )
-
-
-class RecordedRefusal(AuthenticationFailed):
-    """An authentication failure whose audit event is already in the session: the handler
-    commits, then answers with the same opaque error as any other failure."""
-
-    commit = True

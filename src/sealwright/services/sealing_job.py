@@ -32,9 +32,9 @@ from sealwright.sealing.certificate import (
 from sealwright.sealing.pades import seal_pdf
 from sealwright.sealing.stamp import FieldKind as StampKind
 from sealwright.sealing.stamp import FieldStamp, apply_fields
-from sealwright.services.ceremony import field_aad, signer_aad
 from sealwright.services.envelopes import EnvelopeService, document_aad, sealed_aad
 from sealwright.services.runtime import Runtime
+from sealwright.services.signer_audit import field_aad, signer_aad
 from sealwright.storage.models import Document, Envelope, Field, Recipient
 
 log = structlog.get_logger("sealwright.sealing")

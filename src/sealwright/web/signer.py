@@ -17,12 +17,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
+from sealwright.domain.signature import MEANING, SignatureInput
 from sealwright.errors import AuthenticationFailed, Conflict, SealwrightError, ValidationError
 from sealwright.keys.aead import decrypt_bytes, decrypt_stream
 from sealwright.sealing.preview import render_page_png
-from sealwright.services.ceremony import MEANING, CeremonyService, SignatureInput, SignerContext
+from sealwright.services.ceremony import CeremonyService
 from sealwright.services.envelopes import document_aad
 from sealwright.services.runtime import Runtime
+from sealwright.services.signer_audit import SignerContext
 from sealwright.web.auth import runtime
 
 router = APIRouter(include_in_schema=False)
@@ -130,7 +132,7 @@ def otp_submit(request: Request, rt: RuntimeDep, code: Annotated[str, Form()] = 
     if not _same_origin(request, rt):
         return _denied(request)
     try:
-        ok, ctx = _signer(rt, request, lambda s, db, c: (s.verify_otp(db, c, code), c))
+        ok, ctx = _signer(rt, request, lambda s, db, c: (s.otp.verify(db, c, code), c))
     except AuthenticationFailed:
         return _denied(request)
     if ok:
@@ -152,7 +154,7 @@ def otp_resend(request: Request, rt: RuntimeDep) -> Response:
     if not _same_origin(request, rt):
         return _denied(request)
     try:
-        _signer(rt, request, lambda s, db, c: s.send_otp(db, c))
+        _signer(rt, request, lambda s, db, c: s.otp.send(db, c))
     except AuthenticationFailed:
         return _denied(request)
     return RedirectResponse("/s/otp", status_code=303)
