@@ -1,4 +1,4 @@
-"""The audit log: appends events as RFC 9162 leaves and signs checkpoints over them.
+"""The audit log: appends events as RFC 9162 leaves (checkpoints: ``services/checkpoints.py``).
 
 Appends happen inside the caller's transaction, so an event is recorded exactly when the
 change it describes is. The ledger head row is locked for the append, which serialises
@@ -18,16 +18,12 @@ from sealwright.clock import Clock, rfc3339
 from sealwright.domain.events import EventTag
 from sealwright.ledger import merkle
 from sealwright.ledger.canonical import canonicalize
-from sealwright.ledger.checkpoint import Checkpoint as CheckpointBody
-from sealwright.ledger.checkpoint import NoteSigner, sign_note
-from sealwright.storage.models import Checkpoint, LedgerEvent, LedgerHead
+from sealwright.storage.models import LedgerEvent, LedgerHead
 
 
 class AuditLog:
-    def __init__(self, *, clock: Clock, origin: str, note_signer: NoteSigner) -> None:
+    def __init__(self, *, clock: Clock) -> None:
         self._clock = clock
-        self.origin = origin
-        self._signer = note_signer
 
     def append(
         self,
@@ -103,28 +99,3 @@ class AuditLog:
             .scalars()
             .all()
         )
-
-    @staticmethod
-    def latest_checkpoint(session: Session) -> Checkpoint | None:
-        return session.execute(
-            select(Checkpoint).order_by(Checkpoint.size.desc()).limit(1)
-        ).scalar_one_or_none()
-
-    # -- checkpoints ---------------------------------------------------------------------
-
-    def publish_checkpoint(self, session: Session) -> Checkpoint:
-        """Sign a checkpoint over the whole log as it is now (no-op if one already covers it)."""
-        head = session.execute(select(LedgerHead).where(LedgerHead.id == 1)).scalar_one()
-        latest = self.latest_checkpoint(session)
-        if latest is not None and latest.size == head.size:
-            return latest
-        hashes = self.leaf_hashes(session, head.size)
-        if len(hashes) != head.size:
-            raise RuntimeError("ledger head and stored events disagree")
-        root = merkle.root_hash(hashes)
-        body = CheckpointBody(origin=self.origin, size=head.size, root_hash=root).to_body()
-        note = sign_note(body, [self._signer])
-        row = Checkpoint(size=head.size, root_hash=root, note=note, created_at=self._clock.now())
-        session.add(row)
-        session.flush()
-        return row

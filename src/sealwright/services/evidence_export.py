@@ -45,7 +45,7 @@ def export_bundle(
                 f"envelope is {env.status} and its seal is {env.seal_status}; "
                 "evidence is exported once it is sealed"
             )
-        checkpoint = rt.audit.publish_checkpoint(session)
+        checkpoint = rt.checkpoints.publish(session)
         tree = MerkleTree(rt.audit.leaf_hashes(session, checkpoint.size))
         rows = [r for r in rt.audit.envelope_events(session, env.id) if r.idx < checkpoint.size]
         entries = tuple(
@@ -114,9 +114,9 @@ def trust_store(rt: Runtime) -> TrustStore:
     """Everything public an auditor pins: checkpoint verifier keys, manifest keys (current
     and retired), the PDF seal root and the TSA root."""
     return TrustStore(
-        log_origin=rt.audit.origin,
+        log_origin=rt.checkpoints.origin,
         checkpoint_keys=tuple(
-            NoteVerifier.from_public_key(rt.audit.origin, k.public_key)
+            NoteVerifier.from_public_key(rt.checkpoints.origin, k.public_key)
             for k in rt.checkpoint_keys.keys
         ),
         manifest_keys=tuple(

@@ -27,6 +27,7 @@ from sealwright.mail.sender import Mailer, SmtpMailer
 from sealwright.sealing.pki import LocalPki
 from sealwright.sealing.timestamps import TimestampAuthority, http_tsa, local_tsa
 from sealwright.services.audit import AuditLog
+from sealwright.services.checkpoints import CheckpointPublisher
 from sealwright.services.outbox import MailOutbox
 from sealwright.storage.blobs import BlobStore, FilesystemBlobStore
 from sealwright.storage.db import Database, make_engine, upgrade
@@ -49,6 +50,7 @@ class Runtime:
     tsa: TimestampAuthority
     mailer: Mailer
     audit: AuditLog
+    checkpoints: CheckpointPublisher
     tokens: TokenService
     jobs: JobQueue
     outbox: MailOutbox
@@ -97,7 +99,8 @@ class Runtime:
                     password=settings.smtp_password,
                 )
         jobs = JobQueue(db, clock=clock)
-        audit = AuditLog(
+        audit = AuditLog(clock=clock)
+        checkpoints = CheckpointPublisher(
             clock=clock,
             origin=settings.log_origin,
             note_signer=NoteSigner(settings.log_origin, checkpoint_keys.private_key_for_current()),
@@ -116,6 +119,7 @@ class Runtime:
             tsa=tsa,
             mailer=mailer,
             audit=audit,
+            checkpoints=checkpoints,
             tokens=TokenService(
                 keys=token_keys,
                 clock=clock,

@@ -71,7 +71,7 @@ class SealingJob:
             assert env is not None
             env.seal_status = "sealed"
             env.seal_error = None
-            self.rt.audit.publish_checkpoint(session)
+            self.rt.checkpoints.publish(session)
             self._notify_completion(session, env)
 
     def _seal_document(self, envelope_id: str, doc_id: str) -> None:

@@ -137,6 +137,6 @@ def jwks(rt: Annotated[Runtime, Depends(runtime)]) -> JSONResponse:
 def checkpoint(rt: Annotated[Runtime, Depends(runtime)]) -> PlainTextResponse:
     """The newest signed checkpoint of the audit log (C2SP signed note)."""
     with rt.db.transaction() as session:
-        latest = rt.audit.latest_checkpoint(session) or rt.audit.publish_checkpoint(session)
+        latest = rt.checkpoints.latest(session) or rt.checkpoints.publish(session)
         note = latest.note
     return PlainTextResponse(note, headers={"Cache-Control": "public, max-age=10"})
