@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     tsa_roots_file: Path | None = None
 
     log_origin: str = "sealwright.invalid/log"
+    #: Witnesses that cosign checkpoints, as JSON: [{"url": "...", "vkey": "..."}, ...].
+    witnesses: list[dict[str, str]] = Field(default_factory=list)
+    #: Seconds between scheduled checkpoints (also published whenever an envelope completes).
+    checkpoint_interval: int = Field(default=300, ge=5)
     max_document_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
     access_token_ttl: int = Field(default=600, gt=0, le=900)
     signing_link_ttl: int = Field(default=7 * 24 * 3600, gt=0)

@@ -14,6 +14,7 @@
     │   ├── DecryptionFailed        AEAD tag mismatch or unwrap failure
     │   └── ProofError              a Merkle proof or checkpoint did not verify
     ├── TimestampUnavailable        the timestamp authority failed; sealing is retried later
+    ├── LedgerInconsistent          the stored log does not extend its last signed checkpoint
     ├── DeliveryFailed              an outbound message (email) was not accepted; ``.permanent``
     └── VerificationFailed          an evidence bundle did not verify (details in the report)
 
@@ -101,6 +102,13 @@ class ProofError(CryptoError):
 
 class TimestampUnavailable(SealwrightError):
     code = "timestamp-unavailable"
+
+
+class LedgerInconsistent(SealwrightError):
+    """The stored audit log does not extend the last checkpoint signed (changed, deleted or
+    reordered events, or an older database restored): no new checkpoint is signed over it."""
+
+    code = "ledger-inconsistent"
 
 
 class VerificationFailed(SealwrightError):

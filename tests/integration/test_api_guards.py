@@ -245,3 +245,27 @@ def test_openapi_and_public_documents(runtime: Runtime, server: BackgroundServer
     assert note.startswith(runtime.settings.log_origin + "\n")
     assert "\n\n\u2014 " in note
     assert httpx.get(f"{server.url}/readyz").json() == {"status": "ready"}
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_cross_origin_posts_to_signer_pages_are_refused(
+    runtime: Runtime, server: BackgroundServer
+) -> None:
+    driver, _env = _sent_envelope(runtime, server)
+    link = driver.wait_mail(DemoPeople().first_email, LINK)
+    evil = {"Origin": "https://attacker.example"}
+    r = httpx.post(link, headers=evil)
+    assert r.status_code == 403
+    # the link was not used up by the forged request: the real signer can still open it
+    with httpx.Client(follow_redirects=True) as browser:
+        assert browser.post(link, headers={"Origin": server.url}).status_code == 200
+        code = driver.wait_mail(DemoPeople().first_email, CODE)
+        forged = browser.post(f"{server.url}/s/otp", data={"code": code}, headers=evil)
+        assert forged.status_code == 403
+        assert events(runtime, "signer:otp:passed") == []
+        assert browser.post(f"{server.url}/s/otp", data={"code": code}).status_code == 200
+    assert len(events(runtime, "signer:otp:passed")) == 1
+    denied = [e["data"] for e in events(runtime, "api:access:denied")]
+    assert [d["path"] for d in denied] == ["/sign/<redacted>", "/s/otp"]
+    assert all("attacker.example" in d["reason"] for d in denied)
+    driver.close()

@@ -51,7 +51,7 @@ def test_demo_then_verify_exits_zero(demo_out: Path) -> None:
     result = run("verify", str(demo_out / "evidence.zip"), "--trust", str(demo_out / "trust.json"))
     assert result.returncode == 0, result.stdout
     assert "RESULT: VERIFIED" in result.stdout
-    assert result.stdout.count("PASS") == 8
+    assert result.stdout.count("PASS") == 9
     as_json = run(
         "verify", str(demo_out / "evidence.zip"), "--trust", str(demo_out / "trust.json"), "--json"
     )

@@ -1,5 +1,6 @@
 """The Alembic migrations build exactly the schema the models describe, on SQLite and
-PostgreSQL; upgrading is idempotent; the audit tables refuse every rewrite."""
+PostgreSQL; upgrading is idempotent, and downgrading keeps the ledger; the audit tables
+refuse every rewrite."""
 
 from __future__ import annotations
 
@@ -7,14 +8,16 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Column, Engine, MetaData, String, Table, text
+from sqlalchemy import Column, Engine, MetaData, String, Table, inspect, text
 from sqlalchemy.exc import DBAPIError
 
 from sealwright.storage.db import alembic_config, make_engine, upgrade
 from sealwright.storage.models import Base
+from sealwright.storage.roles import APPEND_ONLY_TABLES
 
 CREATED_AT = "2024-05-01 12:00:00.000000"
 
@@ -100,8 +103,8 @@ def test_upgrade_twice_is_idempotent(engine: Engine) -> None:
     assert _triggers(engine) == triggers  # ... once each
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar_one() == 1
-        # The seed row of the ledger head was written once, not once per upgrade.
-        assert conn.execute(text("SELECT id, size FROM ledger_head")).all() == [(1, 0)]
+        # No counter row: appends are serialised by a lock that updates nothing.
+        assert "ledger_head" not in inspect(conn).get_table_names()
     assert schema_diff(engine, Base.metadata) == []
 
 
@@ -157,6 +160,8 @@ REWRITES: dict[str, list[str]] = {
     ],
     "checkpoints": [
         "UPDATE checkpoints SET note = 'forged' WHERE size = 1",
+        # A timestamp token is written with its checkpoint or never.
+        "UPDATE checkpoints SET timestamp_token = :blob WHERE size = 1",
         "DELETE FROM checkpoints WHERE size = 1",
         "DELETE FROM checkpoints",
         "INSERT INTO checkpoints (size, root_hash, note, created_at) "
@@ -181,7 +186,8 @@ SQLITE_ONLY: dict[str, list[str]] = {
 }
 POSTGRES_ONLY: dict[str, list[str]] = {
     "ledger_events": ["TRUNCATE ledger_events"],
-    "checkpoints": ["TRUNCATE checkpoints", "TRUNCATE checkpoints, ledger_events"],
+    # CASCADE: without it, the foreign key of checkpoint_cosignatures refuses first.
+    "checkpoints": ["TRUNCATE checkpoints CASCADE", "TRUNCATE checkpoints, ledger_events CASCADE"],
 }
 INSERTS = {"ledger_events": _insert_ledger_event, "checkpoints": _insert_checkpoint}
 
@@ -223,21 +229,56 @@ def test_append_only_tables_still_take_appends(engine: Engine, table: str) -> No
 
 
 def test_other_tables_are_not_append_only(engine: Engine) -> None:
-    # The ledger head is a counter that every append updates.
     with engine.begin() as conn:
-        conn.execute(text("UPDATE ledger_head SET size = 5 WHERE id = 1"))
+        conn.execute(
+            text("INSERT INTO tenants (id, name, created_at) VALUES ('t1', 'Acme', :t)"),
+            {"t": CREATED_AT},
+        )
+        conn.execute(text("UPDATE tenants SET name = 'Acme Ltd' WHERE id = 't1'"))
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT size FROM ledger_head")).scalar_one() == 5
+        assert conn.execute(text("SELECT name FROM tenants")).scalar_one() == "Acme Ltd"
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM tenants"))
+    assert _snapshot(engine, "tenants") == []
 
 
 def test_append_only_tables_are_the_documented_ones(engine: Engine) -> None:
-    triggers = _triggers(engine)
+    """The tables with append-only triggers are exactly those the application role may
+    only read and append to (storage/roles.py)."""
+    assert {"ledger_events", "checkpoints"} <= APPEND_ONLY_TABLES
     if engine.dialect.name == "sqlite":
-        assert triggers == [
-            "checkpoints_no_delete",
-            "checkpoints_no_update",
-            "ledger_events_no_delete",
-            "ledger_events_no_update",
-        ]
+        expected = [f"{t}_no_{verb}" for t in APPEND_ONLY_TABLES for verb in ("delete", "update")]
     else:
-        assert triggers == ["checkpoints_append_only", "ledger_events_append_only"]
+        expected = [f"{t}_append_only" for t in APPEND_ONLY_TABLES]
+    assert _triggers(engine) == sorted(expected)
+
+
+# -- 0002: the ledger head goes, checkpoints gain a timestamp token --------------------------
+
+
+def test_downgrade_and_upgrade_keep_the_ledger(engine: Engine) -> None:
+    _insert_ledger_event(engine)
+    _insert_checkpoint(engine)
+    events, triggers = _snapshot(engine, "ledger_events"), _triggers(engine)
+    of_0001 = [t for t in triggers if t.startswith(("ledger_events_", "checkpoints_"))]
+    cfg = alembic_config(engine)
+
+    command.downgrade(cfg, "0001")
+    with engine.connect() as conn:
+        # The old counter comes back holding the log's size.
+        assert conn.execute(text("SELECT id, size FROM ledger_head")).all() == [(1, 1)]
+        assert "timestamp_token" not in {
+            c["name"] for c in inspect(conn).get_columns("checkpoints")
+        }
+    assert _snapshot(engine, "ledger_events") == events
+    assert _triggers(engine) == of_0001
+
+    upgrade(engine)
+    with engine.connect() as conn:
+        assert "ledger_head" not in inspect(conn).get_table_names()
+        assert conn.execute(text("SELECT size, timestamp_token FROM checkpoints")).all() == [
+            (1, None)
+        ]
+    assert _snapshot(engine, "ledger_events") == events
+    assert _triggers(engine) == triggers  # ADD COLUMN kept the table and its triggers
+    assert schema_diff(engine, Base.metadata) == []

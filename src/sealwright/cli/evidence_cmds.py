@@ -20,8 +20,27 @@ from sealwright.errors import SealwrightError
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="The trust file the auditor pins (from `sealwright trust export`).",
 )
+@click.option(
+    "--witness",
+    "witnesses",
+    multiple=True,
+    metavar="VKEY",
+    help="A witness cosignature key to pin (repeatable), besides those in TRUST.",
+)
+@click.option(
+    "--min-witnesses",
+    type=click.IntRange(min=0),
+    default=None,
+    help="How many pinned witnesses must have cosigned the checkpoint.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def verify(bundle: Path, trust_file: Path, as_json: bool) -> None:
+def verify(
+    bundle: Path,
+    trust_file: Path,
+    witnesses: tuple[str, ...],
+    min_witnesses: int | None,
+    as_json: bool,
+) -> None:
     """Verify an evidence bundle offline, trusting only the keys in TRUST.
 
     Exit status 0 only if every check holds."""
@@ -29,7 +48,9 @@ def verify(bundle: Path, trust_file: Path, as_json: bool) -> None:
     from sealwright.evidence.verify import verify_bundle
 
     try:
-        trust = TrustStore.from_json(trust_file.read_bytes())
+        trust = TrustStore.from_json(trust_file.read_bytes()).with_witnesses(
+            witnesses, min_witnesses
+        )
     except (SealwrightError, ValueError) as exc:
         raise click.ClickException(f"cannot use trust file {trust_file}: {exc}") from exc
     report = verify_bundle(bundle.read_bytes(), trust)

@@ -43,9 +43,16 @@ def cli(ctx: click.Context, config_file: Path | None, data_dir: Path | None) -> 
 
 
 def main() -> None:
-    from sealwright.cli import evidence_cmds, operator_cmds, serve_cmds
+    from sealwright.cli import (
+        db_cmds,
+        evidence_cmds,
+        ledger_cmds,
+        operator_cmds,
+        serve_cmds,
+        witness_cmds,
+    )
 
-    for group in (serve_cmds, evidence_cmds, operator_cmds):
+    for group in (serve_cmds, evidence_cmds, operator_cmds, ledger_cmds, witness_cmds, db_cmds):
         for command in group.COMMANDS:
             cli.add_command(command)
     try:

@@ -13,6 +13,7 @@ CHECK_NAMES = (
     "manifest-signature",
     "file-hashes",
     "checkpoint-signature",
+    "witness-cosignatures",
     "inclusion-proofs",
     "event-chain",
     "document-hashes",

@@ -14,8 +14,9 @@ trust anchors are the one input that must never be "roughly right".
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,11 +26,14 @@ from sealwright.errors import ValidationError
 from sealwright.evidence.manifest_jws import b64url_decode, b64url_encode
 from sealwright.ledger.canonical import canonicalize
 from sealwright.ledger.note import NoteVerifier
+from sealwright.witness.cosignature import CosignatureVerifier
 
 __all__ = ["TRUST_FORMAT", "ManifestKey", "TrustStore"]
 
 TRUST_FORMAT = "sealwright-trust/1"
 _MEMBERS = {"format", "log_origin", "checkpoint_keys", "jwks", "pdf_roots", "tsa_roots"}
+#: Optional members: witnesses whose cosignatures the auditor requires, and how many.
+_OPTIONAL = {"witnesses", "min_witnesses"}
 _JWK_MEMBERS = {"kty", "crv", "x", "kid", "alg", "use"}
 
 
@@ -61,8 +65,16 @@ class TrustStore:
     manifest_keys: tuple[ManifestKey, ...]
     pdf_roots: tuple[str, ...]
     tsa_roots: tuple[str, ...]
+    #: Witness cosignature keys (C2SP tlog-cosignature) and the quorum required of them.
+    witnesses: tuple[CosignatureVerifier, ...] = ()
+    min_witnesses: int = 0
 
     def __post_init__(self) -> None:
+        if not 0 <= self.min_witnesses <= len(self.witnesses):
+            raise ValidationError(
+                f"trust: min_witnesses must be between 0 and the {len(self.witnesses)} "
+                "witnesses listed"
+            )
         if not self.log_origin or "\n" in self.log_origin:
             raise ValidationError("trust: log_origin must be a non-empty single line")
         if not any(k.name == self.log_origin for k in self.checkpoint_keys):
@@ -99,7 +111,7 @@ class TrustStore:
             raise ValidationError(f"trust: not a JSON document: {exc}") from exc
         if not isinstance(doc, dict):
             raise ValidationError("trust: top level must be an object")
-        unknown = set(doc) - _MEMBERS
+        unknown = set(doc) - _MEMBERS - _OPTIONAL
         missing = _MEMBERS - set(doc)
         if unknown or missing:
             raise ValidationError(
@@ -130,7 +142,17 @@ class TrustStore:
             ),
             pdf_roots=_strings(doc["pdf_roots"], "pdf_roots"),
             tsa_roots=_strings(doc["tsa_roots"], "tsa_roots"),
+            witnesses=_witnesses(doc.get("witnesses", [])),
+            min_witnesses=_count(doc.get("min_witnesses", 0)),
         )
+
+    def with_witnesses(self, vkeys: Sequence[str], min_witnesses: int | None) -> TrustStore:
+        """This store plus witnesses named on a command line, and/or another quorum."""
+        extra = _witnesses(list(vkeys))
+        known = {w.vkey for w in self.witnesses}
+        witnesses = self.witnesses + tuple(w for w in extra if w.vkey not in known)
+        quorum = self.min_witnesses if min_witnesses is None else min_witnesses
+        return dataclasses.replace(self, witnesses=witnesses, min_witnesses=quorum)
 
     def to_json(self) -> bytes:
         """RFC 8785 canonical JSON; ``from_json(to_json())`` gives an equal store."""
@@ -142,8 +164,32 @@ class TrustStore:
                 "jwks": {"keys": [k.to_jwk() for k in self.manifest_keys]},
                 "pdf_roots": list(self.pdf_roots),
                 "tsa_roots": list(self.tsa_roots),
+                **(
+                    {
+                        "witnesses": [w.vkey for w in self.witnesses],
+                        "min_witnesses": self.min_witnesses,
+                    }
+                    if self.witnesses
+                    else {}
+                ),
             }
         )
+
+
+def _witnesses(value: Any) -> tuple[CosignatureVerifier, ...]:
+    out = []
+    for i, vkey in enumerate(_strings(value, "witnesses")):
+        try:
+            out.append(CosignatureVerifier.from_vkey(vkey))
+        except (ValidationError, ValueError) as exc:
+            raise ValidationError(f"trust: witnesses[{i}]: {exc}") from exc
+    return tuple(out)
+
+
+def _count(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValidationError("trust: min_witnesses must be a non-negative integer")
+    return value
 
 
 def _strings(value: Any, field: str) -> tuple[str, ...]:

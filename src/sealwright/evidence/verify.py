@@ -1,6 +1,6 @@
 """Offline verification of an evidence bundle against a pinned trust file.
 
-``verify_bundle`` never raises for a bad bundle: it returns a report with the eight checks
+``verify_bundle`` never raises for a bad bundle: it returns a report with the nine checks
 of :data:`~sealwright.evidence.report.CHECK_NAMES`, in order. A check whose inputs could
 not be established because an earlier check failed is reported as failed, "skipped
 because <check> failed": nothing is ever reported as passing that was not checked.
@@ -8,7 +8,8 @@ because <check> failed": nothing is ever reported as passing that was not checke
 What each check depends on:
 
     container ─> manifest-signature ─┬─> file-hashes
-                                     ├─> checkpoint-signature ─> inclusion-proofs
+                                     ├─> checkpoint-signature ─┬─> witness-cosignatures
+                                     │                         └─> inclusion-proofs
                                      ├─> event-chain
                                      ├─> document-hashes
                                      └─> pdf-signatures
@@ -40,6 +41,7 @@ from sealwright.evidence.pdf_check import check_sealed_pdf
 from sealwright.evidence.report import CHECK_NAMES, Check, VerificationReport
 from sealwright.evidence.trust import TrustStore
 from sealwright.ledger.checkpoint import Checkpoint
+from sealwright.witness.cosignature import verify_cosignatures
 
 __all__ = ["verify_bundle"]
 
@@ -48,6 +50,7 @@ _DEPENDS_ON = {
     "manifest-signature": ("container",),
     "file-hashes": ("manifest-signature",),
     "checkpoint-signature": ("manifest-signature",),
+    "witness-cosignatures": ("checkpoint-signature",),
     "inclusion-proofs": ("checkpoint-signature",),
     "event-chain": ("manifest-signature",),
     "document-hashes": ("manifest-signature",),
@@ -120,6 +123,26 @@ def _checkpoint_signature(s: _State) -> str:
     return f"checkpoint of {cp.origin!r} at size {cp.size}, signed by the pinned log key"
 
 
+def _witness_cosignatures(s: _State) -> str:
+    """The checkpoint carries cosignatures from at least ``min_witnesses`` of the pinned
+    witnesses (C2SP tlog-cosignature): independent parties saw this tree and checked that it
+    extends every earlier one they saw, so the log cannot show this envelope a forked or
+    rolled-back history without them noticing."""
+    assert s.checkpoint is not None  # guaranteed by _DEPENDS_ON
+    trust = s.trust
+    valid = verify_cosignatures(s.entry(CHECKPOINT_NAME), trust.witnesses)
+    names = sorted({c.name for c in valid})
+    if len(names) < trust.min_witnesses:
+        raise VerificationFailed(
+            f"{len(names)} valid cosignature(s) from pinned witnesses"
+            f"{' (' + ', '.join(names) + ')' if names else ''}; "
+            f"at least {trust.min_witnesses} required"
+        )
+    if trust.min_witnesses == 0:
+        return f"none required; {len(names)} valid from pinned witnesses"
+    return f"{len(names)} of {len(trust.witnesses)} pinned witnesses cosigned: {', '.join(names)}"
+
+
 def _inclusion_proofs(s: _State) -> str:
     assert s.checkpoint is not None  # guaranteed by _DEPENDS_ON
     _, proofs = parse_proofs(s.entry(PROOFS_NAME))
@@ -168,6 +191,7 @@ def verify_bundle(
         "manifest-signature": lambda: _manifest_signature(state),
         "file-hashes": lambda: _file_hashes(state),
         "checkpoint-signature": lambda: _checkpoint_signature(state),
+        "witness-cosignatures": lambda: _witness_cosignatures(state),
         "inclusion-proofs": lambda: _inclusion_proofs(state),
         "event-chain": lambda: _event_chain(state),
         "document-hashes": lambda: _document_hashes(state),

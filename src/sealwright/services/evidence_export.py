@@ -45,9 +45,22 @@ def export_bundle(
                 f"envelope is {env.status} and its seal is {env.seal_status}; "
                 "evidence is exported once it is sealed"
             )
-        checkpoint = rt.checkpoints.publish(session)
-        tree = MerkleTree(rt.audit.leaf_hashes(session, checkpoint.size))
-        rows = [r for r in rt.audit.envelope_events(session, env.id) if r.idx < checkpoint.size]
+        rows = list(rt.audit.envelope_events(session, env.id))
+        checkpoint = rt.checkpoints.latest(session)
+        if checkpoint is None or checkpoint.size <= rows[-1].idx:
+            checkpoint = rt.checkpoints.publish(session)
+        size = checkpoint.size
+    # Witnesses are asked outside any transaction; a bundle is still exported without them
+    # (and says so when verified with a required quorum).
+    if rt.witnessing.configured:
+        rt.witnessing.cosign(size)
+    note = rt.witnessing.cosigned_note(size)
+    with rt.db.transaction() as session:
+        env = session.get(Envelope, envelope_id)
+        assert env is not None
+        docs = EnvelopeService.documents(session, env.id)
+        tree = MerkleTree(rt.audit.leaf_hashes(session, size))
+        rows = [r for r in rt.audit.envelope_events(session, env.id) if r.idx < size]
         entries = tuple(
             LedgerEntry(
                 index=r.idx,
@@ -78,7 +91,6 @@ def export_bundle(
             )
             for d in docs
         )
-        note = checkpoint.note
         tenant = env.tenant_id
     signer = Ed25519ManifestSigner(
         rt.evidence_keys.private_key_for_current(), rt.evidence_keys.current.kid

@@ -29,6 +29,7 @@ from sealwright.sealing.timestamps import TimestampAuthority, http_tsa, local_ts
 from sealwright.services.audit import AuditLog
 from sealwright.services.checkpoints import CheckpointPublisher
 from sealwright.services.outbox import MailOutbox
+from sealwright.services.witnessing import WitnessEndpoint, Witnessing
 from sealwright.storage.blobs import BlobStore, FilesystemBlobStore
 from sealwright.storage.db import Database, make_engine, upgrade
 
@@ -51,6 +52,7 @@ class Runtime:
     mailer: Mailer
     audit: AuditLog
     checkpoints: CheckpointPublisher
+    witnessing: Witnessing
     tokens: TokenService
     jobs: JobQueue
     outbox: MailOutbox
@@ -104,6 +106,9 @@ class Runtime:
             clock=clock,
             origin=settings.log_origin,
             note_signer=NoteSigner(settings.log_origin, checkpoint_keys.private_key_for_current()),
+            log_keys=checkpoint_keys.keys,
+            tsa=tsa,
+            copies_dir=settings.data_dir / "ledger" / "checkpoints",
         )
         return cls(
             settings=settings,
@@ -120,6 +125,7 @@ class Runtime:
             mailer=mailer,
             audit=audit,
             checkpoints=checkpoints,
+            witnessing=Witnessing(db, _witnesses(settings), clock=clock),
             tokens=TokenService(
                 keys=token_keys,
                 clock=clock,
@@ -138,6 +144,15 @@ class Runtime:
         if self.mail_capture is not None:
             self.mail_capture.stop()
         self.db.engine.dispose()
+
+
+def _witnesses(settings: Settings) -> list[WitnessEndpoint]:
+    try:
+        return [WitnessEndpoint(url=w["url"], vkey=w["vkey"]) for w in settings.witnesses]
+    except KeyError as exc:
+        raise ConfigurationError(
+            'SEALWRIGHT_WITNESSES must be a JSON list of {"url": ..., "vkey": ...}'
+        ) from exc
 
 
 def _http_tsa(settings: Settings) -> TimestampAuthority:

@@ -66,13 +66,23 @@ class SealingJob:
                     "the timestamp authority is unavailable; sealing will be retried automatically",
                 )
                 raise exc
-        with self.rt.db.transaction() as session:
-            env = session.get(Envelope, envelope_id)
-            assert env is not None
-            env.seal_status = "sealed"
-            env.seal_error = None
-            self.rt.checkpoints.publish(session)
-            self._notify_completion(session, env)
+        try:
+            with self.rt.db.transaction() as session:
+                env = session.get(Envelope, envelope_id)
+                assert env is not None
+                env.seal_status = "sealed"
+                env.seal_error = None
+                size = self.rt.checkpoints.publish(session).size
+                self._notify_completion(session, env)
+        except TimestampUnavailable:
+            self._record_failure(
+                envelope_id,
+                "the timestamp authority is unavailable for the completion checkpoint; "
+                "retrying automatically",
+            )
+            raise
+        if self.rt.witnessing.configured:
+            self.rt.witnessing.cosign(size)  # best effort: export asks again if one failed
 
     def _seal_document(self, envelope_id: str, doc_id: str) -> None:
         rt = self.rt

@@ -186,20 +186,17 @@ class LedgerEvent(Base):
     __table_args__ = (UniqueConstraint("envelope_id", "seq"),)
 
 
-class LedgerHead(Base):
-    """A single row whose lock serialises appends (issue #3 replaces this with batching)."""
-
-    __tablename__ = "ledger_head"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    size: Mapped[int] = mapped_column(BigInteger)
-
-
 class Checkpoint(Base):
+    """A signed tree head. Append-only: triggers refuse UPDATE and DELETE."""
+
     __tablename__ = "checkpoints"
     size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     note: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
+    #: DER RFC 3161 timestamp token over the checkpoint (services/checkpoints.py), written
+    #: with the row: the table is append-only, so it can never be added later.
+    timestamp_token: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class Job(Base):
@@ -216,3 +213,16 @@ class Job(Base):
     locked_until: Mapped[datetime | None]
     created_at: Mapped[datetime]
     __table_args__ = (UniqueConstraint("kind", "key"),)
+
+
+class CheckpointCosignature(Base):
+    """A witness's cosignature line on a checkpoint (C2SP tlog-cosignature). Append-only."""
+
+    __tablename__ = "checkpoint_cosignatures"
+    size: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("checkpoints.size"), primary_key=True, autoincrement=False
+    )
+    #: The witness's verifier key (vkey), which names it and pins its key.
+    witness: Mapped[str] = mapped_column(String(300), primary_key=True)
+    line: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,15 +15,10 @@ from sqlalchemy import text
 
 from sealwright import __version__
 from sealwright.services.runtime import Runtime
-from sealwright.web import api, dev, oauth, problems, signer
+from sealwright.web import api, dev, ledger_api, oauth, problems, signer
+from sealwright.web.auth import redact_path
 
 access_log = structlog.get_logger("sealwright.access")
-_LINK = re.compile(r"^/sign/[^/]+")
-
-
-def redact_path(path: str) -> str:
-    """Paths carry one-time link tokens (``/sign/<token>``): never log them."""
-    return _LINK.sub("/sign/<redacted>", path)
 
 
 def create_app(rt: Runtime, *, start_worker: bool | None = None) -> FastAPI:
@@ -53,6 +47,7 @@ def create_app(rt: Runtime, *, start_worker: bool | None = None) -> FastAPI:
     app.state.runtime = rt
     problems.install(app)
     app.include_router(oauth.router)
+    app.include_router(ledger_api.router)
     app.include_router(api.router)
     app.include_router(signer.router)
     if rt.mail_capture is not None:

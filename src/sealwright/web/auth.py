@@ -7,6 +7,7 @@ Every denial is an audit event.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from fastapi import Request
@@ -47,18 +48,18 @@ def authenticate(request: Request) -> Caller:
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value:
-        _deny(rt, None, request, "missing bearer token")
+        deny(rt, None, request, "missing bearer token")
         raise AuthenticationFailed()
     token, reason = rt.tokens.check(value.strip())
     if token is None:
-        _deny(rt, None, request, reason)
+        deny(rt, None, request, reason)
         raise AuthenticationFailed()
     return Caller(token)
 
 
 def require(rt: Runtime, caller: Caller, scope: Scope, request: Request) -> None:
     if scope not in caller.token.scopes:
-        _deny(rt, caller, request, f"missing scope {scope.value}")
+        deny(rt, caller, request, f"missing scope {scope.value}")
         raise PermissionDenied(f"this token lacks the scope {scope.value}")
 
 
@@ -84,18 +85,26 @@ def envelope_for(
             data={
                 "reason": "envelope not in caller's tenant or absent",
                 "method": request.method,
-                "path": request.url.path,
+                "path": redact_path(request.url.path),
                 "target": envelope_id,
             },
         )
         raise RecordedNotFound("envelope not found") from None
 
 
-def _deny(
+_LINK = re.compile(r"^/sign/[^/]+")
+
+
+def redact_path(path: str) -> str:
+    """Paths carry one-time link tokens (``/sign/<token>``): never log or record them."""
+    return _LINK.sub("/sign/<redacted>", path)
+
+
+def deny(
     rt: Runtime, caller: Caller | None, request: Request, reason: str, target: str | None = None
 ) -> None:
-    """Audit a denial in its own transaction: the request's own work is rolled back."""
-    data = {"reason": reason, "method": request.method, "path": request.url.path}
+    """Audit a denial in its own transaction (call it with no unit of work open)."""
+    data = {"reason": reason, "method": request.method, "path": redact_path(request.url.path)}
     if target:
         data["target"] = target
     with rt.db.transaction() as session:

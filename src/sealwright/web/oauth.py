@@ -1,4 +1,6 @@
-"""OAuth 2.0 client-credentials token endpoint (RFC 6749 §4.4), JWKS, public log head."""
+"""OAuth 2.0 client-credentials token endpoint (RFC 6749 §4.4), JWKS, trust file.
+
+The public log head moved to ``web/ledger_api.py`` with the rest of the ledger API."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import binascii
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import JSONResponse, Response
 
 from sealwright.domain.events import EventTag
 from sealwright.identity.scopes import parse_scopes
@@ -131,12 +133,3 @@ def trust(rt: Annotated[Runtime, Depends(runtime)]) -> Response:
 def jwks(rt: Annotated[Runtime, Depends(runtime)]) -> JSONResponse:
     keys = rt.token_keys.public_jwks()["keys"] + rt.evidence_keys.public_jwks()["keys"]
     return JSONResponse({"keys": keys}, headers={"Cache-Control": "public, max-age=300"})
-
-
-@router.get("/v1/log/checkpoint", response_class=PlainTextResponse, tags=["ledger"])
-def checkpoint(rt: Annotated[Runtime, Depends(runtime)]) -> PlainTextResponse:
-    """The newest signed checkpoint of the audit log (C2SP signed note)."""
-    with rt.db.transaction() as session:
-        latest = rt.checkpoints.latest(session) or rt.checkpoints.publish(session)
-        note = latest.note
-    return PlainTextResponse(note, headers={"Cache-Control": "public, max-age=10"})

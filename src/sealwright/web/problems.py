@@ -12,11 +12,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from sealwright.errors import (
     AuthenticationFailed,
     Conflict,
+    LedgerInconsistent,
     NotFound,
     PdfRejected,
     PermissionDenied,
     RateLimited,
     SealwrightError,
+    TimestampUnavailable,
     ValidationError,
 )
 
@@ -31,6 +33,8 @@ _STATUS: list[tuple[type[SealwrightError], int, str]] = [
     (NotFound, 404, "Not found"),
     (Conflict, 409, "Conflict"),
     (RateLimited, 429, "Too many requests"),
+    (TimestampUnavailable, 503, "Timestamp authority unavailable"),
+    (LedgerInconsistent, 500, "The audit ledger failed an integrity check"),
 ]
 
 
@@ -51,6 +55,8 @@ def from_error(exc: SealwrightError) -> JSONResponse:
             response = problem(status, title, detail, exc.code, **extra)
             if isinstance(exc, RateLimited):
                 response.headers["Retry-After"] = str(exc.retry_after)
+            if isinstance(exc, TimestampUnavailable):
+                response.headers["Retry-After"] = "30"
             return response
     return problem(500, "Internal error", "the request could not be completed", "internal")
 

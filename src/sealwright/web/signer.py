@@ -25,7 +25,7 @@ from sealwright.services.ceremony import CeremonyService
 from sealwright.services.envelopes import document_aad
 from sealwright.services.runtime import Runtime
 from sealwright.services.signer_audit import SignerContext
-from sealwright.web.auth import runtime
+from sealwright.web.auth import deny, runtime
 
 router = APIRouter(include_in_schema=False)
 COOKIE = "sw_signer"
@@ -51,11 +51,13 @@ def _denied(request: Request) -> HTMLResponse:
 
 
 def _same_origin(request: Request, rt: Runtime) -> bool:
+    """False (and an audit event) for a form POST another site made the browser send."""
     origin = request.headers.get("origin")
-    if origin is None or origin == "null":
-        return origin is None
     host_url = f"{request.url.scheme}://{request.url.netloc}"
-    return origin.rstrip("/") in (host_url, rt.settings.public_url.rstrip("/"))
+    if origin is None or origin.rstrip("/") in (host_url, rt.settings.public_url.rstrip("/")):
+        return True
+    deny(rt, None, request, f"cross-origin POST from {origin[:100]!r}")
+    return False
 
 
 def _signer(

@@ -244,7 +244,10 @@ def test_checkpoint_signed_by_another_key_fails(world: World) -> None:
     note = sign_checkpoint(Checkpoint(ORIGIN, tree.size, tree.root), [rogue])
     bundle = resign(world.bundle, world.manifest_signer, {"ledger/checkpoint.txt": note.encode()})
     fails = assert_only(
-        verify_bundle(bundle, world.trust), "checkpoint-signature", "inclusion-proofs"
+        verify_bundle(bundle, world.trust),
+        "checkpoint-signature",
+        "witness-cosignatures",
+        "inclusion-proofs",
     )
     assert "no verifiable signature from a known key" in fails["checkpoint-signature"]
 
@@ -255,7 +258,10 @@ def test_trust_pins_another_log(world: World) -> None:
         world.trust, log_origin="other.test/log", checkpoint_keys=(other.verifier,)
     )
     fails = assert_only(
-        verify_bundle(world.bundle, trust), "checkpoint-signature", "inclusion-proofs"
+        verify_bundle(world.bundle, trust),
+        "checkpoint-signature",
+        "witness-cosignatures",
+        "inclusion-proofs",
     )
     assert "ledger/checkpoint.txt" in fails["checkpoint-signature"]
 
@@ -266,7 +272,12 @@ def test_trust_with_log_key_under_another_origin(world: World) -> None:
     trust = dataclasses.replace(
         world.trust, log_origin="other.test/log", checkpoint_keys=(renamed.verifier,)
     )
-    assert_only(verify_bundle(world.bundle, trust), "checkpoint-signature", "inclusion-proofs")
+    assert_only(
+        verify_bundle(world.bundle, trust),
+        "checkpoint-signature",
+        "witness-cosignatures",
+        "inclusion-proofs",
+    )
 
 
 def test_tree_size_mismatch_between_manifest_and_checkpoint(world: World) -> None:
@@ -275,7 +286,10 @@ def test_tree_size_mismatch_between_manifest_and_checkpoint(world: World) -> Non
 
     bundle = resign(world.bundle, world.manifest_signer, {}, manifest_edit=edit)
     fails = assert_only(
-        verify_bundle(bundle, world.trust), "checkpoint-signature", "inclusion-proofs"
+        verify_bundle(bundle, world.trust),
+        "checkpoint-signature",
+        "witness-cosignatures",
+        "inclusion-proofs",
     )
     assert "checkpoint size 10 != manifest ledger.tree_size 11" in fails["checkpoint-signature"]
 
@@ -287,7 +301,10 @@ def test_tree_size_mismatch_in_proofs(world: World) -> None:
         world.bundle, world.manifest_signer, {"ledger/proofs.json": canonicalize(proofs)}
     )
     fails = assert_only(
-        verify_bundle(bundle, world.trust), "checkpoint-signature", "inclusion-proofs"
+        verify_bundle(bundle, world.trust),
+        "checkpoint-signature",
+        "witness-cosignatures",
+        "inclusion-proofs",
     )
     assert "ledger/proofs.json tree_size 9" in fails["checkpoint-signature"]
 

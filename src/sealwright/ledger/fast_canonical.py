@@ -1,0 +1,156 @@
+"""Fast paths to exactly the bytes and decisions of the RFC 8785 reference implementation.
+
+:mod:`sealwright.ledger.canonical` uses these and falls back to the reference (the
+``rfc8785`` package, pure Python, tens of microseconds per ledger event) wherever they do
+not apply. Tests compare both paths with the reference on hypothesis-generated values.
+
+**Writing** (:func:`encode_plain`). For the values audit events are made of, the
+C-accelerated ``json`` encoder already writes RFC 8785:
+
+- ``null``, ``true``, ``false`` and integers are spelled the same (integers must lie
+  within I-JSON's +-(2**53 - 1));
+- strings are written as UTF-8 with exactly the escapes RFC 8785 §3.2.2.2 requires:
+  ``\\"``, ``\\\\``, ``\\b \\f \\n \\r \\t`` and ``\\u00xx`` (lowercase hex) for the
+  other control characters; everything else, DEL and U+2028/9 included, is written as is;
+- ``sort_keys`` orders members by code point, which is the UTF-16 code-unit order that
+  RFC 8785 §3.2.3 asks for unless a key holds a character beyond U+FFFF.
+
+What the encoder would get wrong is left to the reference: floats (ECMAScript number
+formatting), integers outside the safe range (an error there), keys beyond the BMP, lone
+surrogates, and every type that is not exactly ``dict``, ``list``, ``tuple``, ``str``,
+``int``, ``bool`` or ``None`` (subclasses such as enums, which the reference coerces its
+own way, and anything unsupported, which it refuses).
+
+**Checking** (:func:`parse_plain`). Bytes are canonical if and only if they are the
+canonical form of the value they parse to. The C decoder parses; the value is "plain" as
+above when the text holds no float, no constant (``NaN``...), no integer beyond the safe
+range (the number hooks below see every number, and only numbers) and no character
+beyond the BMP. The last is checked on the bytes: without a UTF-8 lead byte 0xF0-0xF4 the
+text holds none, so a value that does can only have it from a ``\\ud83d\\ude00``-style
+escape, which neither encoder writes -- both then produce bytes that differ from the
+input, and both refuse it. Everything else (invalid UTF-8 or JSON included, so that the
+reference words the error) goes to the reference.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+__all__ = ["canonicalize_fast", "encode_plain", "parse_plain"]
+
+_MAX_SAFE_INTEGER = 2**53 - 1
+_BMP_MAX = "\uffff"
+_BEYOND_BMP_UTF8 = re.compile(b"[\xf0-\xff]")  # lead bytes of 4-byte sequences (and invalid)
+
+_ENCODER = json.JSONEncoder(
+    ensure_ascii=False,
+    separators=(",", ":"),
+    sort_keys=True,
+    allow_nan=False,
+    check_circular=False,
+)
+
+
+def encode_plain(obj: object) -> bytes | None:
+    """The RFC 8785 bytes of ``obj`` if the C encoder provably writes them, else ``None``
+    (then only the reference implementation can canonicalize or refuse ``obj``)."""
+    if _plain(obj):
+        try:
+            return _ENCODER.encode(obj).encode("utf-8")
+        except UnicodeEncodeError:
+            pass  # a lone surrogate: let the reference implementation refuse it
+    return None
+
+
+def canonicalize_fast(obj: object) -> bytes:
+    """``canonicalize(obj)``, byte for byte and error for error.
+
+    Kept for callers from before :func:`~sealwright.ledger.canonical.canonicalize` took
+    the fast path itself; the two are now the same function."""
+    # Imported here: canonical imports this module.
+    from sealwright.ledger.canonical import canonicalize
+
+    return canonicalize(obj)
+
+
+def _plain(obj: object) -> bool:
+    """True if the json encoder writes ``obj`` exactly as RFC 8785 does.
+
+    Scalar members are checked inline rather than by a call each: this runs for every
+    ledger event, and the calls would cost about as much as the encoding."""
+    if type(obj) is dict:
+        for key, value in obj.items():
+            if type(key) is not str or (not key.isascii() and max(key) > _BMP_MAX):
+                return False
+            kind = type(value)
+            if kind is str or value is None or kind is bool:
+                continue
+            if type(value) is int:
+                if -_MAX_SAFE_INTEGER <= value <= _MAX_SAFE_INTEGER:
+                    continue
+                return False
+            if not _plain(value):
+                return False
+        return True
+    if type(obj) is list or type(obj) is tuple:
+        for item in obj:
+            kind = type(item)
+            if kind is str or item is None or kind is bool:
+                continue
+            if type(item) is int:
+                if -_MAX_SAFE_INTEGER <= item <= _MAX_SAFE_INTEGER:
+                    continue
+                return False
+            if not _plain(item):
+                return False
+        return True
+    if type(obj) is str or obj is None or type(obj) is bool:
+        return True
+    if type(obj) is int:
+        return -_MAX_SAFE_INTEGER <= obj <= _MAX_SAFE_INTEGER
+    return False
+
+
+class _NotPlain(Exception):
+    """Raised from the decoder's number hooks: only the reference can decide this text."""
+
+
+def _safe_int(text: str) -> int:
+    value = int(text)
+    if -_MAX_SAFE_INTEGER <= value <= _MAX_SAFE_INTEGER:
+        return value
+    raise _NotPlain
+
+
+def _not_plain(text: str) -> Any:
+    raise _NotPlain
+
+
+# Numbers go through the hooks; strings, objects, arrays and literals never do.
+_DECODER = json.JSONDecoder(parse_int=_safe_int, parse_float=_not_plain, parse_constant=_not_plain)
+
+
+def parse_plain(data: bytes) -> tuple[bool, Any] | None:
+    """Decide quickly whether ``data`` is canonical RFC 8785 JSON.
+
+    ``(True, value)``: ``data`` is exactly the canonical form of ``value``, which is what
+    a JSON parser reads from it. ``(False, None)``: valid JSON, but not in canonical form
+    (whitespace, member order, duplicate members, escapes, number spelling). ``None``:
+    only the reference can tell (see the module docstring) -- it is not a verdict.
+    """
+    if not data.isascii() and _BEYOND_BMP_UTF8.search(data):
+        return None
+    try:
+        text = data.decode("utf-8")
+        value, end = _DECODER.raw_decode(text)
+        if False:
+            return None  # trailing text: invalid JSON, which the reference reports
+        # Duplicate members collapse into one on parsing, so they cannot be written back.
+        canonical = _ENCODER.encode(value).encode("utf-8")
+    except (ValueError, _NotPlain):  # invalid UTF-8 or JSON, a lone surrogate, a number
+        return None
+    if canonical != data:
+        return False, None
+    return True, value
