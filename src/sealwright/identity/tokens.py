@@ -37,6 +37,8 @@ class AccessToken:
     jti: str
     issued_at: int
     expires_at: int
+    #: RFC 9449 ``cnf.jkt``: the thumbprint of the client key the token is bound to (DPoP).
+    jkt: str | None = None
 
 
 class TokenService:
@@ -49,7 +51,12 @@ class TokenService:
         self._ttl = ttl
 
     def issue(
-        self, *, client_id: str, tenant_id: str, scopes: frozenset[Scope]
+        self,
+        *,
+        client_id: str,
+        tenant_id: str,
+        scopes: frozenset[Scope],
+        jkt: str | None = None,
     ) -> tuple[str, AccessToken]:
         now = int(self._clock.now().timestamp())
         token = AccessToken(
@@ -59,6 +66,7 @@ class TokenService:
             jti=uuid.uuid4().hex,
             issued_at=now,
             expires_at=now + self._ttl,
+            jkt=jkt,
         )
         key = self._keys.current_jwk()
         claims: dict[str, Any] = {
@@ -72,6 +80,8 @@ class TokenService:
             "exp": token.expires_at,
             "jti": token.jti,
         }
+        if jkt is not None:
+            claims["cnf"] = {"jkt": jkt}
         header = {"alg": ALG, "kid": key.kid, "typ": "at+jwt"}
         return jwt.encode(header, claims, key, algorithms=[ALG]), token
 
@@ -103,6 +113,11 @@ class TokenService:
                 return None, "implausible lifetime"
             if int(c.get("nbf", iat)) > now + 30:
                 return None, "not yet valid"
+            jkt: str | None = None
+            if "cnf" in c:
+                jkt = c["cnf"]["jkt"]
+                if not isinstance(jkt, str) or not jkt:
+                    return None, "missing or malformed claims"
             token = AccessToken(
                 client_id=str(c["sub"]),
                 tenant_id=str(c["tenant"]),
@@ -110,6 +125,7 @@ class TokenService:
                 jti=str(c["jti"]),
                 issued_at=iat,
                 expires_at=exp,
+                jkt=jkt,
             )
         except (KeyError, TypeError, ValueError, OverflowError):
             return None, "missing or malformed claims"

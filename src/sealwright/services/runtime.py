@@ -14,6 +14,7 @@ from cryptography import x509
 from sealwright.clock import Clock, Random, SystemClock, SystemRandom
 from sealwright.config import Settings
 from sealwright.errors import ConfigurationError
+from sealwright.identity.dpop import DPoPVerifier, InMemoryReplayCache
 from sealwright.identity.tokens import TokenService
 from sealwright.jobs.queue import JobQueue
 from sealwright.jobs.worker import Worker
@@ -57,6 +58,7 @@ class Runtime:
     jobs: JobQueue
     outbox: MailOutbox
     otp_pepper: bytes
+    dpop: DPoPVerifier
     mail_capture: CaptureSmtpServer | None = None
     worker: Worker | None = field(default=None)
 
@@ -135,6 +137,7 @@ class Runtime:
             jobs=jobs,
             outbox=MailOutbox(jobs=jobs, keyring=keyring, mailer=mailer),
             otp_pepper=_otp_pepper(settings, random),
+            dpop=DPoPVerifier(clock=clock, replay=InMemoryReplayCache(clock=clock)),
             mail_capture=capture,
         )
 

@@ -1,4 +1,4 @@
-"""Bearer-token authentication and per-object authorisation for API routes (B1, B2).
+"""Bearer- and DPoP-token authentication and per-object authorisation for API routes (B1, B2).
 
 Deny by default: every route names the scope it needs; objects are loaded only through the
 caller's tenant, so another tenant's envelope looks exactly like one that does not exist.
@@ -43,18 +43,50 @@ def runtime(request: Request) -> Runtime:
     return rt
 
 
+def request_htu(rt: Runtime, request: Request) -> str:
+    """The URL a DPoP proof must name: the service's configured public origin and the
+    request's path (not the Host header, which the sender chooses)."""
+    return rt.settings.public_url.rstrip("/") + request.url.path
+
+
 def authenticate(request: Request) -> Caller:
     rt = runtime(request)
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
-    if scheme.lower() != "bearer" or not value:
+    scheme = scheme.lower()
+    if scheme not in ("bearer", "dpop") or not value.strip():
         deny(rt, None, request, "missing bearer token")
         raise AuthenticationFailed()
-    token, reason = rt.tokens.check(value.strip())
+    compact = value.strip()
+    token, reason = rt.tokens.check(compact)
     if token is None:
         deny(rt, None, request, reason)
         raise AuthenticationFailed()
-    return Caller(token)
+    caller = Caller(token)
+    if token.jkt is None:
+        if scheme != "bearer":
+            deny(rt, caller, request, "unbound token presented with the DPoP scheme")
+            raise AuthenticationFailed()
+        return caller
+    # A DPoP-bound token (RFC 9449 §7): only with the DPoP scheme and a fresh proof by its key.
+    if scheme != "dpop":
+        deny(rt, caller, request, "DPoP-bound token presented as Bearer")
+        raise AuthenticationFailed()
+    proofs = request.headers.getlist("dpop")
+    if len(proofs) != 1:
+        deny(rt, caller, request, "missing dpop proof" if not proofs else "several dpop proofs")
+        raise AuthenticationFailed()
+    proof, reason = rt.dpop.check(
+        proofs[0],
+        method=request.method,
+        url=request_htu(rt, request),
+        access_token=compact,
+        jkt=token.jkt,
+    )
+    if proof is None:
+        deny(rt, caller, request, reason)
+        raise AuthenticationFailed()
+    return caller
 
 
 def require(rt: Runtime, caller: Caller, scope: Scope, request: Request) -> None:

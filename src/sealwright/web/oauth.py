@@ -16,7 +16,7 @@ from sealwright.identity.scopes import parse_scopes
 from sealwright.identity.secrets import dummy_hash, verify_secret
 from sealwright.services.runtime import Runtime
 from sealwright.storage.models import ApiClient
-from sealwright.web.auth import UNATTRIBUTED, runtime
+from sealwright.web.auth import UNATTRIBUTED, request_htu, runtime
 from sealwright.web.schemas import TokenResponse
 
 router = APIRouter(tags=["auth"])
@@ -93,8 +93,26 @@ def token(
                     data={"client": client.id, "reason": "scope not granted"},
                 )
                 return _oauth_error(400, "invalid_scope", "requested scope is not granted")
+            jkt: str | None = None
+            proofs = request.headers.getlist("dpop")
+            if proofs:  # RFC 9449 §5: the client opts in by sending a proof
+                proof, reason = (
+                    rt.dpop.check(proofs[0], method=request.method, url=request_htu(rt, request))
+                    if len(proofs) == 1
+                    else (None, "several dpop proofs")
+                )
+                if proof is None:
+                    rt.audit.append(
+                        session,
+                        EventTag.TOKEN_REFUSED,
+                        tenant=client.tenant_id,
+                        actor=f"client:{client.id}",
+                        data={"client": client.id, "reason": reason},
+                    )
+                    return _oauth_error(400, "invalid_dpop_proof", "the DPoP proof is invalid")
+                jkt = proof.jkt
             compact, issued = rt.tokens.issue(
-                client_id=client.id, tenant_id=client.tenant_id, scopes=wanted
+                client_id=client.id, tenant_id=client.tenant_id, scopes=wanted, jkt=jkt
             )
             client.last_used_at = rt.clock.now()
             scope_names = sorted(s.value for s in wanted)
@@ -108,12 +126,14 @@ def token(
                     "jti": issued.jti,
                     "scope": scope_names,
                     "expires_at": issued.expires_at,
+                    **({"jkt": jkt} if jkt else {}),
                 },
             )
             issued_body = TokenResponse(
                 access_token=compact,
                 expires_in=issued.expires_at - issued.issued_at,
                 scope=" ".join(scope_names),
+                token_type="DPoP" if jkt else "Bearer",
             )
     if issued_body is None:
         return _oauth_error(401, "invalid_client", "client authentication failed")

@@ -41,7 +41,9 @@ _STATUS: list[tuple[type[SealwrightError], int, str]] = [
 def problem(status: int, title: str, detail: str, code: str, **extra: Any) -> JSONResponse:
     body = {"type": PROBLEM_BASE + code, "title": title, "status": status, "detail": detail}
     body.update(extra)
-    headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if status == 401 else None
+    # Both schemes are offered (RFC 9449 §7.1): which one failed is not disclosed.
+    challenge = 'Bearer error="invalid_token", DPoP error="invalid_token", algs="Ed25519 ES256"'
+    headers = {"WWW-Authenticate": challenge} if status == 401 else None
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
