@@ -7,9 +7,15 @@ the file, event index or document concerned.
 
 from __future__ import annotations
 
+import binascii
+import hashlib
+import json
 import re
+import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from itertools import chain
 from typing import Any
 
 from sealwright.clock import parse_rfc3339
@@ -19,8 +25,8 @@ from sealwright.evidence.manifest import Manifest, is_int, is_timestamp
 from sealwright.evidence.trust import TrustStore
 from sealwright.ledger.canonical import parse_canonical
 from sealwright.ledger.checkpoint import Checkpoint, open_checkpoint
-from sealwright.ledger.events import EVENT_VERSION, event_leaf_hash
-from sealwright.ledger.merkle import HASH_SIZE, verify_inclusion
+from sealwright.ledger.events import EVENT_VERSION
+from sealwright.ledger.merkle import HASH_SIZE, inclusion_failures
 from sealwright.ledger.note import strict_b64decode
 
 __all__ = [
@@ -34,6 +40,9 @@ __all__ = [
 ]
 
 _EVENT_MEMBERS = {"v", "id", "tag", "tenant", "envelope", "seq", "prev", "time", "actor", "data"}
+_RECORD_MEMBERS = {"event", "index"}
+# A canonical events.jsonl line: members in code-point order, nothing between the tokens.
+_LINE_START, _LINE_INDEX = b'{"event":', b',"index":'
 _EVENT_ID = re.compile(r"[0-9a-f]{32}")
 _TAG = re.compile(r"[a-z0-9_-]+:[a-z0-9_-]+:[a-z0-9_-]+")
 _MAX_LISTED = 10
@@ -43,8 +52,11 @@ SEALED = "system:document:sealed"
 COMPLETED = "system:envelope:completed"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class BundleEvent:
+    """One line of events.jsonl; read-only by convention. (Not a frozen dataclass: a bundle
+    has one per event, and those cost four times as much to build.)"""
+
     index: int
     event: Mapping[str, Any]
     leaf_hash: bytes
@@ -59,29 +71,60 @@ def _fail_if(problems: Sequence[str]) -> None:
 
 
 def parse_events(data: bytes) -> tuple[BundleEvent, ...]:
-    """ledger/events.jsonl: canonical ``{"event", "index"}`` lines, each ending in LF."""
+    """ledger/events.jsonl: canonical ``{"event", "index"}`` lines, each ending in LF.
+
+    A canonical line is exactly ``{"event":`` + JCS(event) + ``,"index":`` + index + ``}``
+    (RFC 8785 writes a member's value as the canonical form of that value), so once a line
+    is proved canonical, the event's leaf bytes are the slice between those two pieces (the
+    last ``,"index":`` of the line: only digits follow it); the leaf hash is computed over
+    that slice rather than over a second serialisation."""
     if not data.endswith(b"\n"):
         raise VerificationFailed(f"{EVENTS_NAME}: empty, or no newline after the last line")
     events: list[BundleEvent] = []
+    sha256 = hashlib.sha256
+    start = len(_LINE_START)
+    last = -1
     for number, line in enumerate(data[:-1].split(b"\n"), start=1):
-        where = f"{EVENTS_NAME} line {number}"
         try:
             record = parse_canonical(line)
         except ValidationError as exc:
-            raise VerificationFailed(f"{where}: {exc}") from exc
-        if not isinstance(record, dict) or set(record) != {"index", "event"}:
-            raise VerificationFailed(f"{where}: must be exactly {{index, event}}")
+            raise VerificationFailed(f"{EVENTS_NAME} line {number}: {exc}") from exc
+        if not isinstance(record, dict) or record.keys() != _RECORD_MEMBERS:
+            raise VerificationFailed(
+                f"{EVENTS_NAME} line {number}: must be exactly {{index, event}}"
+            )
         index, event = record["index"], record["event"]
         if not is_int(index) or index < 0 or not isinstance(event, dict):
-            raise VerificationFailed(f"{where}: index must be a leaf index, event an object")
-        if events and index <= events[-1].index:
-            raise VerificationFailed(f"{where}: index {index} is not after {events[-1].index}")
-        events.append(BundleEvent(index=index, event=event, leaf_hash=event_leaf_hash(event)))
+            raise VerificationFailed(
+                f"{EVENTS_NAME} line {number}: index must be a leaf index, event an object"
+            )
+        if index <= last:
+            raise VerificationFailed(
+                f"{EVENTS_NAME} line {number}: index {index} is not after {last}"
+            )
+        last = index
+        leaf = line[start : line.rindex(_LINE_INDEX)]
+        events.append(BundleEvent(index, event, sha256(b"\x00" + leaf).digest()))
     return tuple(events)
+
+
+_INCLUSION_KEY = re.compile(r"0|[1-9][0-9]*")
+# Standard base64 of a SHA-256 value: 43 characters, the last of them carrying 4 bits of
+# the hash and 2 zero bits, then one "=".
+_B64_HASH_LENGTH = 44
+_MAX_SAFE_INTEGER = 2**53 - 1  # larger JSON numbers are read as doubles
 
 
 def parse_proofs(data: bytes) -> tuple[int, dict[int, tuple[bytes, ...]]]:
     """ledger/proofs.json: ``{"inclusion": {"<index>": [base64 hash, ...]}, "tree_size": N}``."""
+    valid = _valid_proofs(data)
+    if valid is not None:
+        return valid
+    # Not valid (or beyond the fast check): check step by step, to name the problem.
+    return _proofs_step_by_step(data)
+
+
+def _proofs_step_by_step(data: bytes) -> tuple[int, dict[int, tuple[bytes, ...]]]:
     try:
         doc = parse_canonical(data)
     except ValidationError as exc:
@@ -93,7 +136,7 @@ def parse_proofs(data: bytes) -> tuple[int, dict[int, tuple[bytes, ...]]]:
         raise VerificationFailed(f"{PROOFS_NAME}: malformed tree_size or inclusion")
     proofs: dict[int, tuple[bytes, ...]] = {}
     for key, path in inclusion.items():
-        if not re.fullmatch(r"0|[1-9][0-9]*", key) or not isinstance(path, list):
+        if not _INCLUSION_KEY.fullmatch(key) or not isinstance(path, list):
             raise VerificationFailed(f"{PROOFS_NAME}: inclusion[{key!r}] is malformed")
         try:
             hashes = tuple(strict_b64decode(h) for h in path)
@@ -103,6 +146,91 @@ def parse_proofs(data: bytes) -> tuple[int, dict[int, tuple[bytes, ...]]]:
             raise VerificationFailed(f"{PROOFS_NAME}: inclusion[{key!r}] has a non-SHA-256 node")
         proofs[int(key)] = hashes
     return size, proofs
+
+
+def _valid_proofs(data: bytes) -> tuple[int, dict[int, tuple[bytes, ...]]] | None:
+    """:func:`parse_proofs` of a valid proofs.json, in far fewer steps; ``None`` for
+    anything else, including everything the step-by-step check refuses.
+
+    The checks of the contents (:func:`_decode_all`) leave only decimal keys and base64
+    strings, which RFC 8785 writes as they are, members in code-point order. So the
+    canonical form of the document is assembled from those strings directly, and ``data``
+    must equal it byte for byte: it is then exactly what ``parse_canonical`` accepts."""
+    if not data.isascii():
+        return None
+    text = data.decode("ascii")
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return None
+    if type(doc) is not dict or doc.keys() != {"inclusion", "tree_size"}:
+        return None
+    size, inclusion = doc["tree_size"], doc["inclusion"]
+    if type(size) is not int or not 0 < size <= _MAX_SAFE_INTEGER or type(inclusion) is not dict:
+        return None
+    proofs = _decode_all(inclusion)
+    if proofs is None:
+        return None
+    between = '","'
+    members = ",".join(
+        [
+            f'"{key}":["{between.join(path)}"]' if path else f'"{key}":[]'
+            for key, path in sorted(inclusion.items())  # the keys are unique
+        ]
+    )
+    if text != f'{{"inclusion":{{{members}}},"tree_size":{size}}}':
+        return None  # duplicate members, escapes, whitespace, order: not canonical
+    return size, proofs
+
+
+@lru_cache(maxsize=128)
+def _nodes_of(count: int) -> struct.Struct:
+    """Splits ``count`` 33-byte groups into their first 32 bytes."""
+    return struct.Struct(f"{count * '32sx'}")
+
+
+def _decode_all(inclusion: dict[str, Any]) -> dict[int, tuple[bytes, ...]] | None:
+    """All of ``inclusion`` decoded at once, or ``None`` unless every key is a canonical
+    decimal index and every node the canonical base64 of 32 bytes -- exactly what
+    :func:`_proofs_step_by_step` accepts entry by entry.
+
+    Each node must be a 44-character string whose only "=" is its last character. With
+    that "=" read as "A" (zero bits), the characters before it decode to the 32 hash bytes
+    and a 33rd byte holding the two bits below the hash, which canonical base64 leaves
+    zero. So all nodes decode with one strict base64 call over their concatenation."""
+    keys, paths = list(inclusion), list(inclusion.values())
+    try:
+        indices = list(map(int, keys))
+    except ValueError:
+        return None
+    # Canonical decimal: what int() reads back to the same text ("-1" aside).
+    if list(map(str, indices)) != keys or (indices and min(indices) < 0):
+        return None
+    if any(type(path) is not list for path in paths):
+        return None
+    nodes = list(chain.from_iterable(paths))
+    count = len(nodes)
+    try:
+        text = "".join(nodes)
+    except TypeError:
+        return None
+    # 44 characters each: none is longer, and together they are exactly that long.
+    if len(text) != _B64_HASH_LENGTH * count or max(map(len, nodes), default=0) > _B64_HASH_LENGTH:
+        return None
+    if text.count("=") != count or text[_B64_HASH_LENGTH - 1 :: _B64_HASH_LENGTH] != "=" * count:
+        return None
+    try:
+        raw = binascii.a2b_base64(text.replace("=", "A"), strict_mode=True)
+    except ValueError:  # binascii.Error, or a character beyond ASCII
+        return None
+    if raw[HASH_SIZE :: HASH_SIZE + 1] != bytes(count):
+        return None
+    proofs: dict[int, tuple[bytes, ...]] = {}
+    offset = 0
+    for index, path in zip(indices, paths, strict=True):
+        proofs[index] = _nodes_of(len(path)).unpack_from(raw, offset)
+        offset += len(path) * (HASH_SIZE + 1)
+    return proofs
 
 
 def check_checkpoint(
@@ -132,27 +260,30 @@ def check_checkpoint(
 def check_inclusion(
     events: Sequence[BundleEvent], proofs: Mapping[int, tuple[bytes, ...]], checkpoint: Checkpoint
 ) -> str:
+    """Every event has a proof, every proof an event, and each event's leaf hash is included
+    at its index in the checkpoint's tree. The proofs are checked together
+    (:func:`~sealwright.ledger.merkle.inclusion_failures`: the verdict of RFC 9162
+    §2.1.3.2 for each, with nodes shared between paths hashed once)."""
     problems = []
     indices = {e.index for e in events}
     for extra in sorted(set(proofs) - indices):
         problems.append(f"{PROOFS_NAME} has a proof for index {extra} but no such event")
-    for e in events:
-        if e.index not in proofs:
-            problems.append(f"event at index {e.index}: no inclusion proof")
-            continue
-        try:
-            verify_inclusion(
-                e.leaf_hash, e.index, checkpoint.size, proofs[e.index], checkpoint.root_hash
-            )
-        except ProofError as exc:
-            problems.append(f"event at index {e.index}: not in the log ({exc})")
+    proved = [(e.index, e.leaf_hash, proofs[e.index]) for e in events if e.index in proofs]
+    failed = dict(inclusion_failures(proved, checkpoint.size, checkpoint.root_hash))
+    if failed or len(proved) != len(events):
+        for e in events:
+            if e.index not in proofs:
+                problems.append(f"event at index {e.index}: no inclusion proof")
+            elif e.index in failed:
+                problems.append(f"event at index {e.index}: not in the log ({failed[e.index]})")
     _fail_if(problems)
     return f"{len(events)} events included in the log of size {checkpoint.size}"
 
 
-def _event_problems(e: BundleEvent, manifest: Manifest) -> list[str]:
+def _event_problems(e: BundleEvent, manifest: Manifest, time_ok: bool) -> list[str]:
+    """What is wrong with one event on its own (``time_ok``: its time is a timestamp)."""
     ev, where = e.event, f"event at index {e.index}"
-    if set(ev) != _EVENT_MEMBERS:
+    if ev.keys() != _EVENT_MEMBERS:
         return [f"{where}: members must be exactly {sorted(_EVENT_MEMBERS)}"]
     problems = []
     if not is_int(ev["v"]) or ev["v"] != EVENT_VERSION:
@@ -165,36 +296,51 @@ def _event_problems(e: BundleEvent, manifest: Manifest) -> list[str]:
         problems.append(f"{where}: tenant {ev['tenant']!r} is not the envelope's tenant")
     if ev["envelope"] != manifest.envelope.id:
         problems.append(f"{where}: envelope {ev['envelope']!r} is not {manifest.envelope.id!r}")
-    if not is_timestamp(ev["time"]):
+    if not time_ok:
         problems.append(f"{where}: time {ev['time']!r} is not a timestamp")
     if not isinstance(ev["actor"], str) or not isinstance(ev["data"], dict):
         problems.append(f"{where}: actor must be text and data an object")
     return problems
 
 
+def _before(time: str, earlier: str) -> bool:
+    """Whether timestamp ``time`` is before timestamp ``earlier``. In ASCII digits, the one
+    fixed-width format orders as text; other decimal digits (which the timestamp pattern's
+    ``\\d`` admits) are compared as parsed times."""
+    if time.isascii() and earlier.isascii():
+        return time < earlier
+    return parse_rfc3339(time) < parse_rfc3339(earlier)
+
+
 def check_event_chain(events: Sequence[BundleEvent], manifest: Manifest) -> str:
     """All events belong to this envelope and tenant, and form its complete hash chain."""
     problems: list[str] = []
     previous: BundleEvent | None = None
+    previous_time: str | None = None  # the previous event's time, if it is a timestamp
     for position, e in enumerate(events):
-        problems += _event_problems(e, manifest)
-        ev, where = e.event, f"event at index {e.index}"
-        if not is_int(ev.get("seq")) or ev.get("seq") != position:
-            problems.append(f"{where}: seq is {ev.get('seq')!r}, expected {position}")
+        ev = e.event
+        time: Any = ev.get("time")
+        time_ok = is_timestamp(time)
+        problems += _event_problems(e, manifest, time_ok)
+        seq = ev.get("seq")
+        if not is_int(seq) or seq != position:
+            problems.append(f"event at index {e.index}: seq is {seq!r}, expected {position}")
         expected_prev = None if previous is None else previous.leaf_hash.hex()
         if ev.get("prev") != expected_prev:
             problems.append(
-                f"{where}: prev does not match the leaf hash of "
+                f"event at index {e.index}: prev does not match the leaf hash of "
                 + ("nothing (first event)" if previous is None else f"index {previous.index}")
             )
         if (
             previous is not None
-            and is_timestamp(ev.get("time"))
-            and is_timestamp(previous.event.get("time"))
-            and parse_rfc3339(ev["time"]) < parse_rfc3339(previous.event["time"])
+            and time_ok
+            and previous_time is not None
+            and _before(time, previous_time)
         ):
-            problems.append(f"{where}: time goes back before index {previous.index}")
-        previous = e
+            problems.append(
+                f"event at index {e.index}: time goes back before index {previous.index}"
+            )
+        previous, previous_time = e, (time if time_ok else None)
     _fail_if(problems)
     return f"{len(events)} events, seq 0..{len(events) - 1}, hash-chained, times in order"
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sealwright.clock import parse_rfc3339
@@ -51,7 +52,12 @@ def is_timestamp(value: object) -> bool:
     if not isinstance(value, str) or not _TIMESTAMP.fullmatch(value):
         return False
     try:
-        parse_rfc3339(value)
+        if value.isascii():
+            # In this exact shape, the same verdict as parse_rfc3339 (a real date and time
+            # of day), in C: it runs for every event of a bundle.
+            datetime.fromisoformat(value)
+        else:
+            parse_rfc3339(value)  # other decimal digits, which \d admits
     except ValueError:
         return False
     return True

@@ -21,7 +21,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sealwright.errors import SealwrightError, VerificationFailed
 from sealwright.evidence.bundle import CHECKPOINT_NAME, EVENTS_NAME, PROOFS_NAME
@@ -56,6 +56,7 @@ _DEPENDS_ON = {
     "document-hashes": ("manifest-signature",),
     "pdf-signatures": ("manifest-signature",),
 }
+_T = TypeVar("_T")
 # Entries every bundle has besides the sealed documents.
 _FIXED_ENTRIES = (MANIFEST_NAME, SIGNATURE_NAME, EVENTS_NAME, PROOFS_NAME, CHECKPOINT_NAME)
 
@@ -69,6 +70,7 @@ class _State:
     entries: dict[str, bytes] = field(default_factory=dict)
     manifest: Manifest | None = None
     checkpoint: Checkpoint | None = None
+    parsed: dict[str, tuple[bool, Any]] = field(default_factory=dict)
 
     def need_manifest(self) -> Manifest:
         assert self.manifest is not None  # guaranteed by _DEPENDS_ON
@@ -80,7 +82,23 @@ class _State:
         return self.entries[name]
 
     def events(self) -> tuple[BundleEvent, ...]:
-        return parse_events(self.entry(EVENTS_NAME))
+        """events.jsonl, parsed once for the three checks that read it (a parse error is
+        raised again to each of them)."""
+        return self._parsed("events", lambda: parse_events(self.entry(EVENTS_NAME)))
+
+    def proofs(self) -> tuple[int, dict[int, tuple[bytes, ...]]]:
+        return self._parsed("proofs", lambda: parse_proofs(self.entry(PROOFS_NAME)))
+
+    def _parsed(self, name: str, parse: Callable[[], _T]) -> _T:
+        if name not in self.parsed:
+            try:
+                self.parsed[name] = (True, parse())
+            except Exception as exc:  # kept for each check that needs it, then re-raised
+                self.parsed[name] = (False, exc)
+        ok, result = self.parsed[name]
+        if not ok:
+            raise result
+        return cast(_T, result)
 
 
 def _container(s: _State, data: bytes) -> str:
@@ -117,7 +135,7 @@ def _file_hashes(s: _State) -> str:
 
 
 def _checkpoint_signature(s: _State) -> str:
-    tree_size, _ = parse_proofs(s.entry(PROOFS_NAME))
+    tree_size, _ = s.proofs()
     cp = check_checkpoint(s.entry(CHECKPOINT_NAME), s.trust, s.need_manifest(), tree_size)
     s.checkpoint = cp
     return f"checkpoint of {cp.origin!r} at size {cp.size}, signed by the pinned log key"
@@ -145,7 +163,7 @@ def _witness_cosignatures(s: _State) -> str:
 
 def _inclusion_proofs(s: _State) -> str:
     assert s.checkpoint is not None  # guaranteed by _DEPENDS_ON
-    _, proofs = parse_proofs(s.entry(PROOFS_NAME))
+    _, proofs = s.proofs()
     return check_inclusion(s.events(), proofs, s.checkpoint)
 
 

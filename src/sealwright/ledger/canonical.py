@@ -4,6 +4,12 @@ Two functions: ``canonicalize`` turns JSON-compatible Python data into canonical
 ``parse_canonical`` is its strict inverse for verifiers, which must refuse any byte
 string that is not already canonical (otherwise two different files could carry the
 same hash input, and a single changed byte might go unnoticed).
+
+Both first try the fast paths of :mod:`sealwright.ledger.fast_canonical` (the C ``json``
+encoder and decoder, for the values where they provably give the reference's bytes and
+decisions: every audit event) and otherwise use the reference implementation, the
+``rfc8785`` package (:func:`canonicalize_reference`), which the tests check the fast paths
+against.
 """
 
 from __future__ import annotations
@@ -14,8 +20,9 @@ from typing import Any, cast
 import rfc8785
 
 from sealwright.errors import ValidationError
+from sealwright.ledger.fast_canonical import encode_plain, parse_plain
 
-__all__ = ["canonicalize", "parse_canonical"]
+__all__ = ["canonicalize", "canonicalize_reference", "parse_canonical"]
 
 
 def canonicalize(obj: object) -> bytes:
@@ -26,6 +33,12 @@ def canonicalize(obj: object) -> bytes:
     raises :class:`ValidationError`, because a record we cannot canonicalize is a record
     nobody can verify later.
     """
+    data = encode_plain(obj)
+    return data if data is not None else canonicalize_reference(obj)
+
+
+def canonicalize_reference(obj: object) -> bytes:
+    """:func:`canonicalize` through the reference implementation only (slow)."""
     try:
         # The library's own type is narrower than ``object``; it checks at run time.
         return rfc8785.dumps(cast(Any, obj))
@@ -39,6 +52,7 @@ def _no_constants(name: str) -> Any:
 
 
 _MAX_SAFE_INTEGER = 2**53 - 1
+_NOT_CANONICAL = "JSON is valid but not in RFC 8785 canonical form"
 
 
 def _parse_int(text: str) -> int | float:
@@ -55,11 +69,17 @@ def parse_canonical(data: bytes) -> Any:
     (re-serialisation would lose one, so the bytes differ) or any non-canonical
     spelling (whitespace, key order, escapes, number format).
     """
+    decided = parse_plain(data)
+    if decided is not None:
+        canonical, value = decided
+        if not canonical:
+            raise ValidationError(_NOT_CANONICAL)
+        return value
     try:
         text = data.decode("utf-8")
         value = json.loads(text, parse_constant=_no_constants, parse_int=_parse_int)
     except (UnicodeDecodeError, ValueError) as exc:
         raise ValidationError(f"not valid JSON: {exc}") from exc
-    if canonicalize(value) != data:
-        raise ValidationError("JSON is valid but not in RFC 8785 canonical form")
+    if canonicalize_reference(value) != data:
+        raise ValidationError(_NOT_CANONICAL)
     return value

@@ -27,15 +27,16 @@ above when the text holds no float, no constant (``NaN``...), no integer beyond 
 range (the number hooks below see every number, and only numbers) and no character
 beyond the BMP. The last is checked on the bytes: without a UTF-8 lead byte 0xF0-0xF4 the
 text holds none, so a value that does can only have it from a ``\\ud83d\\ude00``-style
-escape, which neither encoder writes -- both then produce bytes that differ from the
-input, and both refuse it. Everything else (invalid UTF-8 or JSON included, so that the
-reference words the error) goes to the reference.
+escape; both encoders write the character itself instead, so neither output equals the
+input and both refuse it. Everything else -- lone surrogates, invalid UTF-8 or JSON (so
+that the reference words the error) -- goes to the reference.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["canonicalize_fast", "encode_plain", "parse_plain"]
@@ -53,12 +54,37 @@ _ENCODER = json.JSONEncoder(
 )
 
 
+def _direct_encoder() -> Callable[[object], str]:
+    """``_ENCODER.encode``, minus the Python layers around the C encoder that it rebuilds
+    on every call (a microsecond per event); ``_ENCODER.encode`` itself without the C
+    accelerator. Same arguments as ``JSONEncoder.iterencode`` passes."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return _ENCODER.encode
+    e = _ENCODER
+    encoder = make(
+        None,  # markers: check_circular=False
+        e.default,
+        json.encoder.encode_basestring,  # ensure_ascii=False
+        None,  # indent
+        e.key_separator,
+        e.item_separator,
+        e.sort_keys,
+        e.skipkeys,
+        e.allow_nan,
+    )
+    return lambda obj: "".join(encoder(obj, 0))
+
+
+_encode = _direct_encoder()
+
+
 def encode_plain(obj: object) -> bytes | None:
     """The RFC 8785 bytes of ``obj`` if the C encoder provably writes them, else ``None``
     (then only the reference implementation can canonicalize or refuse ``obj``)."""
     if _plain(obj):
         try:
-            return _ENCODER.encode(obj).encode("utf-8")
+            return _encode(obj).encode("utf-8")
         except UnicodeEncodeError:
             pass  # a lone surrogate: let the reference implementation refuse it
     return None
@@ -68,11 +94,14 @@ def canonicalize_fast(obj: object) -> bytes:
     """``canonicalize(obj)``, byte for byte and error for error.
 
     Kept for callers from before :func:`~sealwright.ledger.canonical.canonicalize` took
-    the fast path itself; the two are now the same function."""
-    # Imported here: canonical imports this module.
-    from sealwright.ledger.canonical import canonicalize
+    the fast path itself; the two now do the same."""
+    data = encode_plain(obj)
+    if data is not None:
+        return data
+    # Imported here, off the fast path: canonical imports this module.
+    from sealwright.ledger.canonical import canonicalize_reference
 
-    return canonicalize(obj)
+    return canonicalize_reference(obj)
 
 
 def _plain(obj: object) -> bool:
@@ -145,12 +174,17 @@ def parse_plain(data: bytes) -> tuple[bool, Any] | None:
     try:
         text = data.decode("utf-8")
         value, end = _DECODER.raw_decode(text)
-        if False:
-            return None  # trailing text: invalid JSON, which the reference reports
-        # Duplicate members collapse into one on parsing, so they cannot be written back.
-        canonical = _ENCODER.encode(value).encode("utf-8")
-    except (ValueError, _NotPlain):  # invalid UTF-8 or JSON, a lone surrogate, a number
+        # Compared as text: UTF-8 maps text to bytes one to one.
+        canonical = _encode(value)
+    except (ValueError, _NotPlain):  # invalid UTF-8 or JSON, or a number for the reference
         return None
-    if canonical != data:
-        return False, None
-    return True, value
+    if end != len(text):
+        return None  # trailing text: invalid JSON, which the reference reports
+    if canonical == text:
+        return True, value
+    try:
+        canonical.encode("utf-8")
+    except UnicodeEncodeError:
+        return None  # a lone surrogate: the reference refuses it, in its own words
+    # Duplicate members collapse into one on parsing, so they cannot be written back.
+    return False, None

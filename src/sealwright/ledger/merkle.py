@@ -10,13 +10,15 @@ smaller than n), so node ``levels[h][i]`` covers leaves ``[i * 2**h, min((i+1) *
 
 Verifiers follow RFC 9162 §2.1.3.2 and §2.1.4.2 literally and raise
 :class:`ProofError` on every failure; they never return a boolean that could be ignored.
+:func:`inclusion_failures` checks many inclusion proofs under one root at once, with
+exactly the verdicts of :func:`verify_inclusion` but hashing each shared node once.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from sealwright.errors import ProofError
 
@@ -25,12 +27,14 @@ __all__ = [
     "HASH_SIZE",
     "MerkleTree",
     "consistency_proof",
+    "inclusion_failures",
     "inclusion_proof",
     "leaf_hash",
     "node_hash",
     "root_hash",
     "verify_consistency",
     "verify_inclusion",
+    "verify_inclusions",
 ]
 
 HASH_SIZE = 32
@@ -174,6 +178,110 @@ def verify_inclusion(
         raise ProofError("inclusion proof is too short")
     if not hmac.compare_digest(r, root):
         raise ProofError("inclusion proof does not lead to the root hash")
+
+
+def _climb(
+    index: int, last: int, leaf: bytes, proof: tuple[bytes, ...], top: int
+) -> tuple[list[bytes], list[int]] | None:
+    """Walk the path of leaf ``index`` (in the tree whose last index is ``last``) from the
+    leaf up to level ``top``, combining with ``proof`` nodes as RFC 9162 §2.1.3.2 does.
+
+    Returns the hash reached at each level 0..top and how many proof nodes had been used
+    before each level, or ``None`` if the proof runs out or holds a non-SHA-256 node.
+    Level ``h`` holds node ``index >> h``; a node that is the last of its level and has no
+    right sibling is promoted unchanged (the tree shape of :class:`MerkleTree`)."""
+    sha256 = hashlib.sha256
+    hashes, used = [leaf], [0]
+    node, k = leaf, 0
+    for h in range(top):
+        i = index >> h
+        if i & 1 or i != last >> h:
+            if k == len(proof) or len(proof[k]) != HASH_SIZE:
+                return None
+            if i & 1:
+                node = sha256(b"\x01" + proof[k] + node).digest()
+            else:
+                node = sha256(b"\x01" + node + proof[k]).digest()
+            k += 1
+        hashes.append(node)
+        used.append(k)
+    return hashes, used
+
+
+def inclusion_failures(
+    entries: Iterable[tuple[int, bytes, Sequence[bytes]]], tree_size: int, root: bytes
+) -> list[tuple[int, ProofError]]:
+    """:func:`verify_inclusion` of each ``(index, leaf_hash, proof)`` under one tree.
+
+    Returns the entries that fail, in order, each with the error that
+    :func:`verify_inclusion` raises for it; an empty list means every leaf is included.
+
+    The verdicts are exactly those of :func:`verify_inclusion`, but nodes shared between
+    paths are hashed once. Once a leaf's proof has verified, the next leaf's path is
+    climbed only up to the level where it meets that one; there the hash reached must equal
+    the verified path's hash at that level, and the rest of the proof must equal, node for
+    node, the rest of the verified proof. The remaining climb would then repeat the verified
+    one step for step and reach the root, so the proof verifies. If either differs, the
+    entry is checked on its own by :func:`verify_inclusion`. Entries in index order share
+    the most (consecutive leaves of a full tree meet after two levels on average).
+    """
+    failures: list[tuple[int, ProofError]] = []
+    shared = tree_size > 0 and len(root) == HASH_SIZE
+    height = (tree_size - 1).bit_length() if shared else 0
+    last = tree_size - 1
+    sha256 = hashlib.sha256
+    # The last leaf verified: its index and proof, and for each level of its path the hash
+    # there and how many nodes of its proof are left from there up.
+    known = -1
+    known_proof: tuple[bytes, ...] = ()
+    known_hashes: list[bytes] = []
+    known_left: list[int] = []
+    for index, leaf, path in entries:
+        proof = tuple(path)
+        if known >= 0 and 0 <= index <= last and len(leaf) == HASH_SIZE:
+            # Climb to the level where the paths meet (the lowest common node), recording
+            # this path below it in place of the known one's: from there up they coincide.
+            meet = (index ^ known).bit_length()
+            node, k, count = leaf, 0, len(proof)
+            for h in range(meet):
+                known_hashes[h], known_left[h] = node, count - k
+                i = index >> h
+                if i & 1 or i != last >> h:  # a sibling to combine with (else: promoted)
+                    if k == count or len(proof[k]) != HASH_SIZE:
+                        break
+                    if i & 1:
+                        node = sha256(b"\x01" + proof[k] + node).digest()
+                    else:
+                        node = sha256(b"\x01" + node + proof[k]).digest()
+                    k += 1
+            else:
+                rest = known_proof[len(known_proof) - known_left[meet] :]
+                if node == known_hashes[meet] and proof[k:] == rest:
+                    known, known_proof = index, proof
+                    continue
+            known = -1  # the record below ``meet`` now holds this path: start again
+        try:
+            verify_inclusion(leaf, index, tree_size, proof, root)
+        except ProofError as exc:
+            failures.append((index, exc))
+            continue
+        climbed = _climb(index, last, leaf, proof, height) if shared else None
+        # It verified, so the climb to the top reaches the root using every node; only
+        # then is it a path the next entries may be compared with.
+        if climbed is not None and climbed[0][height] == root and climbed[1][height] == len(proof):
+            known, known_proof = index, proof
+            known_hashes = climbed[0]
+            known_left = [len(proof) - u for u in climbed[1]]
+    return failures
+
+
+def verify_inclusions(
+    entries: Iterable[tuple[int, bytes, Sequence[bytes]]], tree_size: int, root: bytes
+) -> None:
+    """Raise :class:`ProofError` naming the first ``(index, leaf_hash, proof)`` entry that
+    :func:`verify_inclusion` would refuse (see :func:`inclusion_failures`)."""
+    for index, exc in inclusion_failures(entries, tree_size, root):
+        raise ProofError(f"leaf index {index}: {exc}") from exc
 
 
 def verify_consistency(

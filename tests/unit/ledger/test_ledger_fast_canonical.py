@@ -4,6 +4,7 @@ the reference check does, for any bytes; audit events never leave the fast paths
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -219,14 +220,12 @@ def _renderings(value: Any) -> list[bytes]:
         {"sort_keys": True},
         {"indent": 1, "sort_keys": True, "ensure_ascii": False},
     ):
-        try:
+        with contextlib.suppress(ValueError):  # NaN, or integers too long to print
             out.append(json.dumps(value, **options).encode("utf-8", "surrogatepass"))  # type: ignore[arg-type]
-        except ValueError:
-            pass
     return out
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(json_values, st.data())
 def test_the_canonical_check_decides_as_the_reference(value: Any, data: st.DataObject) -> None:
     for text in _renderings(value):
