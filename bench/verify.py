@@ -103,8 +103,8 @@ def _events(count: int, envelope: str, original: bytes, sealed: bytes) -> list[d
     events: list[dict[str, Any]] = []
     prev = None
     for i in range(count):
-        tag, data = TAGS[i % len(TAGS)], {"recipient": recipient, "ip_hash": f"{i:064x}"}
-        data["attempt"] = i % 5
+        tag = TAGS[i % len(TAGS)]
+        data: dict[str, Any] = {"recipient": recipient, "ip_hash": f"{i:064x}", "attempt": i % 5}
         if i == 0:
             tag = ADDED
             data = {"document": DOCUMENT, "sha256": _sha256(original), "size": len(original)}
