@@ -78,6 +78,29 @@ def check_note_text(text: str, what: str) -> None:
         raise ProofError(f"{what} contains a control character")
 
 
+def split_vkey(vkey: str) -> tuple[str, bytes, bytes]:
+    """``<name>+<8 lowercase hex key id>+<base64 key material>`` → (name, key id, material).
+
+    Shared by note keys and witness cosignature keys; the caller checks the type byte."""
+    # Neither the name nor the hex id may contain '+'; the base64 material may.
+    parts = vkey.split("+", 2)
+    if len(parts) != 3:
+        raise ValidationError("a verifier key is <name>+<key id>+<key material>")
+    name, hex_id, b64_key = parts
+    if len(hex_id) != 8 or any(c not in "0123456789abcdef" for c in hex_id):
+        raise ValidationError("key id must be 8 lowercase hex digits")
+    try:
+        material = strict_b64decode(b64_key)
+    except ValueError as exc:
+        raise ValidationError(f"verifier key material: {exc}") from exc
+    return name, bytes.fromhex(hex_id), material
+
+
+def format_vkey(name: str, key_id_bytes: bytes, key_type: int, public_key: bytes) -> str:
+    material = base64.b64encode(bytes([key_type]) + public_key).decode("ascii")
+    return f"{name}+{key_id_bytes.hex()}+{material}"
+
+
 @dataclass(frozen=True)
 class NoteVerifier:
     """A trusted Ed25519 note key: name, 4-byte key id and 32-byte public key."""
@@ -102,25 +125,14 @@ class NoteVerifier:
     @classmethod
     def from_vkey(cls, vkey: str) -> NoteVerifier:
         """Parse ``<name>+<8 lowercase hex key id>+<base64(0x01 || public key)>``."""
-        # Neither the name nor the hex id may contain '+'; the base64 material may.
-        parts = vkey.split("+", 2)
-        if len(parts) != 3:
-            raise ValidationError("a verifier key is <name>+<key id>+<key material>")
-        name, hex_id, b64_key = parts
-        if len(hex_id) != 8 or any(c not in "0123456789abcdef" for c in hex_id):
-            raise ValidationError("key id must be 8 lowercase hex digits")
-        try:
-            material = strict_b64decode(b64_key)
-        except ValueError as exc:
-            raise ValidationError(f"verifier key material: {exc}") from exc
+        name, key_id_bytes, material = split_vkey(vkey)
         if len(material) != 33 or material[0] != ED25519_TYPE:
             raise ValidationError("only Ed25519 verifier keys (type 0x01, 32 bytes) are supported")
-        return cls(name=name, key_id=bytes.fromhex(hex_id), public_key=material[1:])
+        return cls(name=name, key_id=key_id_bytes, public_key=material[1:])
 
     @property
     def vkey(self) -> str:
-        material = base64.b64encode(bytes([ED25519_TYPE]) + self.public_key).decode("ascii")
-        return f"{self.name}+{self.key_id.hex()}+{material}"
+        return format_vkey(self.name, self.key_id, ED25519_TYPE, self.public_key)
 
     def verify(self, message: bytes, signature: bytes) -> bool:
         try:

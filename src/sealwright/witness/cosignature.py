@@ -42,8 +42,10 @@ from sealwright.ledger.checkpoint import Checkpoint, NoteVerifier, open_checkpoi
 from sealwright.ledger.note import (
     NoteSignature,
     check_note_text,
+    format_vkey,
     is_valid_key_name,
     parse_note,
+    split_vkey,
     strict_b64decode,
 )
 
@@ -183,16 +185,7 @@ class CosignatureVerifier:
         of a log-style signer, and silently accepting it would let a configuration mix the
         two roles up.
         """
-        parts = vkey.split("+", 2)  # the base64 part may itself contain '+'
-        if len(parts) != 3:
-            raise ValidationError("a verifier key is <name>+<key id>+<key material>")
-        name, hex_id, b64_key = parts
-        if len(hex_id) != 8 or any(c not in "0123456789abcdef" for c in hex_id):
-            raise ValidationError("key id must be 8 lowercase hex digits")
-        try:
-            material = strict_b64decode(b64_key)
-        except ValueError as exc:
-            raise ValidationError(f"verifier key material: {exc}") from exc
+        name, key_id_bytes, material = split_vkey(vkey)
         if material[:1] == b"\x01":
             raise ValidationError(
                 f"{name!r} is a plain Ed25519 note key (type 0x01), not a cosigner key (0x04)"
@@ -201,12 +194,11 @@ class CosignatureVerifier:
             raise ValidationError(
                 "only Ed25519 cosignature verifier keys (type 0x04, 32 bytes) are supported"
             )
-        return cls(name=name, key_id=bytes.fromhex(hex_id), public_key=material[1:])
+        return cls(name=name, key_id=key_id_bytes, public_key=material[1:])
 
     @property
     def vkey(self) -> str:
-        material = base64.b64encode(bytes([COSIGNATURE_TYPE]) + self.public_key).decode("ascii")
-        return f"{self.name}+{self.key_id.hex()}+{material}"
+        return format_vkey(self.name, self.key_id, COSIGNATURE_TYPE, self.public_key)
 
     def matches(self, name: str, key_id: bytes) -> bool:
         """Whether a signature line names this key (signed-note identifies keys this way)."""
