@@ -8,6 +8,7 @@
     ├── ValidationError             a request is well-formed but its content is unacceptable
     │   └── PdfRejected             a document failed intake (reason code in ``.reason``)
     ├── AuthenticationFailed        opaque: credentials, OTPs, links, tokens -- never says why
+    ├── StepUpRequired              a signer must verify again before signing (B6)
     ├── PermissionDenied            authenticated, but not allowed to touch this object/action
     ├── RateLimited                 too many attempts; ``.retry_after`` seconds
     ├── CryptoError                 a key, a ciphertext or a signature did not check out
@@ -74,6 +75,19 @@ class AuthenticationFailed(SealwrightError):
 
     def __init__(self) -> None:
         super().__init__("authentication failed")
+
+
+class StepUpRequired(SealwrightError):
+    """The signer's freshest verification is too old to sign with: they must verify again
+    (services/signer_auth/step_up.py states the rule). Not an AuthenticationFailed: the
+    signer is who they were; the answer is a "verify again" page, not the opaque one. The
+    refusal's audit event is already in the unit of work, hence ``commit``."""
+
+    code = "step-up-required"
+    commit = True
+
+    def __init__(self) -> None:
+        super().__init__("verify again before signing")
 
 
 class PermissionDenied(SealwrightError):

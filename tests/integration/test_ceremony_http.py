@@ -80,7 +80,7 @@ def test_two_signer_ceremony_seals_and_verifies(
         "system:recipient:notified",
         "signer:link:opened",
         "signer:otp:sent",
-        "signer:otp:passed",
+        "signer:auth:passed",
         "signer:consent:given",
         "signer:document:viewed",
         "signer:field:filled",
@@ -90,6 +90,13 @@ def test_two_signer_ceremony_seals_and_verifies(
     ]:
         assert tag in tags, tag
     assert tags.index("signer:recipient:signed") < tags.index("system:envelope:completed")
+    # each signature names the verification it rests on, and the verifier checked it
+    signed = [
+        json.loads(line)["event"]["data"] for line in lines if '"signer:recipient:signed"' in line
+    ]
+    assert [[a["method"] for a in d["authentication"]] for d in signed] == [["email-otp"]] * 2
+    assert all(d["max_auth_age_seconds"] == runtime.settings.signer_max_auth_age for d in signed)
+    assert "2 signature(s)" in report.check("signer-authentication").detail
     # nothing personal or secret in the ledger: no email address, no name, no code
     ledger_text = "\n".join(lines)
     assert people.first_email not in ledger_text

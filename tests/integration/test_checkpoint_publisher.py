@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -234,3 +236,36 @@ def test_tokens_must_chain_to_the_pinned_tsa_roots(runtime: Runtime) -> None:
     report = check_ledger(runtime, tsa_roots=[stranger])
     assert [(p.kind, p.checkpoint) for p in report.problems] == [("timestamp", 2)]
     assert "does not chain to a trusted TSA root" in report.problems[0].detail
+
+
+def test_two_publishers_racing_for_one_size_agree_on_one_checkpoint(runtime: Runtime) -> None:
+    """Two workers finishing at once both publish the same size: the second insert loses
+    the race and returns the winner's row instead of failing its caller's transaction."""
+    if runtime.db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises writers (BEGIN IMMEDIATE): there is no race to lose")
+    append(runtime, 3)
+    first_inserted = threading.Event()
+    outcome: dict[str, object] = {}
+
+    def second() -> None:
+        first_inserted.wait(10)
+        try:
+            with runtime.db.transaction() as session:
+                row = runtime.checkpoints.publish(session)
+                outcome["second"] = (row.size, row.root_hash)
+        except Exception as exc:  # reported below, not swallowed
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=second)
+    worker.start()
+    with runtime.db.transaction() as session:
+        won = runtime.checkpoints.publish(session)
+        first = (won.size, won.root_hash)
+        first_inserted.set()
+        # The second publisher's INSERT now waits on this uncommitted row.
+        time.sleep(0.5)
+    worker.join(20)
+    assert "error" not in outcome, outcome.get("error")
+    assert outcome["second"] == first
+    with runtime.db.transaction() as session:
+        assert session.execute(text("SELECT count(*) FROM checkpoints")).scalar_one() == 1

@@ -3,33 +3,16 @@ key, and that token is useless without a fresh proof from the same key."""
 
 from __future__ import annotations
 
-import uuid
-from typing import Any
-
 import httpx
 from joserfc import jwt
 from joserfc.jwk import OKPKey, thumbprint
 
-from sealwright.identity.dpop import access_token_hash
 from sealwright.services.runtime import Runtime
-from sealwright.web.server import BackgroundServer
+from sealwright.services.token_state import DatabaseReplayCache
+from sealwright.web.app import create_app
+from sealwright.web.server import BackgroundServer, free_port
 from tests.integration.helpers import events, new_client
-
-
-def _proof(
-    rt: Runtime, key: OKPKey, method: str, url: str, token: str | None = None, **extra: Any
-) -> str:
-    claims: dict[str, Any] = {
-        "jti": uuid.uuid4().hex,
-        "htm": method,
-        "htu": url,
-        "iat": int(rt.clock.now().timestamp()),
-    }
-    if token is not None:
-        claims["ath"] = access_token_hash(token)
-    claims.update(extra)
-    header = {"typ": "dpop+jwt", "alg": "Ed25519", "jwk": key.as_dict(private=False)}
-    return jwt.encode(header, claims, key, algorithms=["Ed25519"])
+from tests.integration.token_helpers import proof
 
 
 def _bound_token(rt: Runtime, server: BackgroundServer, key: OKPKey) -> str:
@@ -39,7 +22,7 @@ def _bound_token(rt: Runtime, server: BackgroundServer, key: OKPKey) -> str:
         url,
         data={"grant_type": "client_credentials"},
         auth=(cid, secret),
-        headers={"DPoP": _proof(rt, key, "POST", url)},
+        headers={"DPoP": proof(rt, key, "POST", url)},
     )
     assert r.status_code == 200, r.text
     body = r.json()
@@ -64,7 +47,7 @@ def test_dpop_bound_token_with_proofs(runtime: Runtime, server: BackgroundServer
             params={"limit": 5},
             headers={
                 "Authorization": f"DPoP {token}",
-                "DPoP": _proof(runtime, key, "GET", url, token),
+                "DPoP": proof(runtime, key, "GET", url, token),
             },
         )
         assert r.status_code == 200, r.text
@@ -76,7 +59,7 @@ def test_dpop_misuse_is_refused_and_audited(runtime: Runtime, server: Background
     token = _bound_token(runtime, server, key)
     url = f"{server.url}/v1/envelopes"
     other_key = OKPKey.generate_key("Ed25519", private=True)
-    replayed = _proof(runtime, key, "GET", url, token)
+    replayed = proof(runtime, key, "GET", url, token)
     assert (
         httpx.get(url, headers={"Authorization": f"DPoP {token}", "DPoP": replayed}).status_code
         == 200
@@ -84,7 +67,7 @@ def test_dpop_misuse_is_refused_and_audited(runtime: Runtime, server: Background
     attempts: list[tuple[dict[str, str], str]] = [
         ({"Authorization": f"Bearer {token}"}, "DPoP-bound token presented as Bearer"),
         (
-            {"Authorization": f"Bearer {token}", "DPoP": _proof(runtime, key, "GET", url, token)},
+            {"Authorization": f"Bearer {token}", "DPoP": proof(runtime, key, "GET", url, token)},
             "DPoP-bound token presented as Bearer",
         ),
         ({"Authorization": f"DPoP {token}"}, "missing dpop proof"),
@@ -92,22 +75,22 @@ def test_dpop_misuse_is_refused_and_audited(runtime: Runtime, server: Background
         (
             {
                 "Authorization": f"DPoP {token}",
-                "DPoP": _proof(runtime, key, "GET", url + "/x", token),
+                "DPoP": proof(runtime, key, "GET", url + "/x", token),
             },
             "htu does not match",
         ),
         (
-            {"Authorization": f"DPoP {token}", "DPoP": _proof(runtime, key, "POST", url, token)},
+            {"Authorization": f"DPoP {token}", "DPoP": proof(runtime, key, "POST", url, token)},
             "htm does not match",
         ),
         (
-            {"Authorization": f"DPoP {token}", "DPoP": _proof(runtime, key, "GET", url, "other")},
+            {"Authorization": f"DPoP {token}", "DPoP": proof(runtime, key, "GET", url, "other")},
             "ath does not match",
         ),
         (
             {
                 "Authorization": f"DPoP {token}",
-                "DPoP": _proof(runtime, other_key, "GET", url, token),
+                "DPoP": proof(runtime, other_key, "GET", url, token),
             },
             "key does not match the token binding",
         ),
@@ -133,7 +116,7 @@ def test_bad_proof_at_token_endpoint(runtime: Runtime, server: BackgroundServer)
         url,
         data={"grant_type": "client_credentials"},
         auth=(cid, secret),
-        headers={"DPoP": _proof(runtime, key, "POST", f"{server.url}/v1/envelopes")},
+        headers={"DPoP": proof(runtime, key, "POST", f"{server.url}/v1/envelopes")},
     )
     assert r.status_code == 400
     assert r.json()["error"] == "invalid_dpop_proof"
@@ -163,3 +146,33 @@ def test_unbound_tokens_keep_working_as_bearer(runtime: Runtime, server: Backgro
     assert events(runtime, "api:access:denied")[-1]["data"]["reason"] == (
         "unbound token presented with the DPoP scheme"
     )
+
+
+def test_a_proof_replayed_to_another_api_process_is_refused(
+    runtime: Runtime, server: BackgroundServer
+) -> None:
+    """Two API processes behind one public URL share the replay state (the database): a
+    proof used at one is refused at the other."""
+    key = OKPKey.generate_key("Ed25519", private=True)
+    token = _bound_token(runtime, server, key)
+    url = f"{server.url}/v1/envelopes"
+    used = proof(runtime, key, "GET", url, token)
+    headers = {"Authorization": f"DPoP {token}", "DPoP": used}
+    second = Runtime.build(runtime.settings, clock=runtime.clock)
+    try:
+        with BackgroundServer(create_app(second, start_worker=False), port=free_port()) as other:
+            assert httpx.get(url, headers=headers).status_code == 200
+            replay = httpx.get(f"{other.url}/v1/envelopes", headers=headers)
+            assert replay.status_code == 401
+    finally:
+        second.close()
+    refused = events(runtime, "api:access:denied")
+    assert refused[-1]["data"]["reason"] == "replayed proof (jti seen before)"
+
+
+def test_the_database_replay_cache_refuses_a_key_seen_before(runtime: Runtime) -> None:
+    cache = DatabaseReplayCache(runtime.db)
+    until = int(runtime.clock.now().timestamp()) + 60
+    assert cache.claim("jkt:jti-1", until) == ""
+    assert cache.claim("jkt:jti-2", until) == ""
+    assert cache.claim("jkt:jti-1", until) == "replayed proof (jti seen before)"

@@ -44,15 +44,20 @@ def cli(ctx: click.Context, config_file: Path | None, data_dir: Path | None) -> 
 
 def main() -> None:
     from sealwright.cli import (
+        console_cmds,
+        credentials_cmds,
         db_cmds,
         evidence_cmds,
         ledger_cmds,
         operator_cmds,
+        qr_cmds,
         serve_cmds,
+        webhook_cmds,
         witness_cmds,
     )
 
-    for group in (serve_cmds, evidence_cmds, operator_cmds, ledger_cmds, witness_cmds, db_cmds):
+    groups = (serve_cmds, evidence_cmds, operator_cmds, ledger_cmds, witness_cmds, db_cmds)
+    for group in (*groups, console_cmds, credentials_cmds, webhook_cmds, qr_cmds):
         for command in group.COMMANDS:
             cli.add_command(command)
     try:

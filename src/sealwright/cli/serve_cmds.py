@@ -105,35 +105,69 @@ def serve(ctx: click.Context, host: str | None, port: int | None, demo: bool | N
     if rt.mail_capture is not None:
         click.echo(f"Captured mail:     {base}/dev/mail")
     click.echo(f"API docs:          {base}/docs")
+    app = create_app(rt)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        access_log=False,
+        # SIGTERM: stop accepting, let in-flight requests finish up to this, then stop
+        # the in-process worker (which releases the jobs it still holds).
+        timeout_graceful_shutdown=max(1, int(settings.worker_shutdown_timeout)),
+    )
     try:
-        uvicorn.run(
-            create_app(rt),
-            host=settings.host,
-            port=settings.port,
-            log_level="info",
-            access_log=False,
-        )
+        _draining_server(config, app.state.draining).run()
+    except KeyboardInterrupt:
+        # uvicorn re-raises the signal once it has shut down; Ctrl-C is a normal stop.
+        pass
     finally:
         rt.close()
 
 
+def _draining_server(config, draining: threading.Event):  # type: ignore[no-untyped-def]
+    """uvicorn's server, marking the app as draining (``/readyz`` answers 503) as soon as
+    a shutdown signal arrives, before it stops listening."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame) -> None:  # type: ignore[no-untyped-def]
+            draining.set()
+            super().handle_exit(sig, frame)
+
+    return Server(config)
+
+
 @click.command()
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Overrides SEALWRIGHT_WORKER_THREADS.",
+)
 @click.pass_context
-def worker(ctx: click.Context) -> None:
-    """Run durable jobs (sealing, mail) until SIGTERM/SIGINT; run several on PostgreSQL."""
+def worker(ctx: click.Context, threads: int | None) -> None:
+    """Run durable jobs (sealing, mail, webhooks, reminders, expiry, checkpoints) until
+    SIGTERM/SIGINT; run several on PostgreSQL. On SIGTERM it takes no new job, lets the ones
+    in hand finish (up to SEALWRIGHT_WORKER_SHUTDOWN_TIMEOUT) and gives back the rest."""
     from sealwright.jobs.handlers import build_worker
     from sealwright.services.runtime import Runtime
 
-    rt = Runtime.build(ctx.obj["settings"])
+    settings: Settings = ctx.obj["settings"]
+    if threads is None:
+        threads = settings.worker_threads
+    rt = Runtime.build(settings)
     w = build_worker(rt)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    w.start()
-    click.echo("worker running")
+    w.start(threads)
+    click.echo(f"worker running ({threads} thread(s))")
     stop.wait()
-    w.stop()
+    click.echo("worker stopping: finishing the jobs in hand")
+    w.stop(settings.worker_shutdown_timeout)
     rt.close()
+    click.echo("worker stopped")
 
 
 @click.command()

@@ -13,6 +13,10 @@ class EventTag(StrEnum):
     TOKEN_ISSUED = "api:token:issued"
     TOKEN_REFUSED = "api:token:refused"
     ACCESS_DENIED = "api:access:denied"
+    #: An authorisation decision that let a sensitive action through (B2): action, target.
+    ACCESS_GRANTED = "api:access:granted"
+    #: A narrower token minted from another by token exchange (B3): parent and child jti.
+    TOKEN_ATTENUATED = "api:token:attenuated"
     ENVELOPE_CREATED = "api:envelope:created"
     DOCUMENT_ADDED = "api:document:added"
     DOCUMENT_REJECTED = "api:document:rejected"
@@ -23,6 +27,8 @@ class EventTag(StrEnum):
     SEALED_DOWNLOADED = "api:document:downloaded"
 
     RECIPIENT_NOTIFIED = "system:recipient:notified"
+    #: A reminder to a recipient whose turn it is (A1): recipient, reminder number, channel.
+    RECIPIENT_REMINDED = "system:recipient:reminded"
     ENVELOPE_COMPLETED = "system:envelope:completed"
     ENVELOPE_DECLINED = "system:envelope:declined"
     ENVELOPE_EXPIRED = "system:envelope:expired"
@@ -43,6 +49,49 @@ class EventTag(StrEnum):
     RECIPIENT_DECLINED = "signer:recipient:declined"
     RECIPIENT_RECEIVED = "signer:recipient:received"
     SESSION_REFUSED = "signer:session:refused"
+    # Signer authentication methods (B5), step-up (B6), brute force and rate limits (B8).
+    AUTH_PASSED = "signer:auth:passed"
+    AUTH_FAILED = "signer:auth:failed"
+    AUTH_THROTTLED = "signer:auth:throttled"
+    TOTP_ENROLLED = "signer:totp:enrolled"
+    PASSKEY_REGISTERED = "signer:passkey:registered"
+    STEP_UP_REQUIRED = "signer:step-up:required"
+    #: SMS codes (sms-otp): handed to the carrier, not handed over, the carrier's final
+    #: delivery report. The phone number only as a keyed hash.
+    SMS_QUEUED = "signer:sms:queued"
+    SMS_FAILED = "signer:sms:failed"
+    SMS_STATUS = "signer:sms:status"
+    RATE_LIMITED = "api:rate:limited"
 
     CLIENT_CREATED = "operator:client:created"
+    CLIENT_ROTATED = "operator:client:rotated"
+    CLIENT_REVOKED = "operator:client:revoked"
     TENANT_CREATED = "operator:tenant:created"
+
+    # Operators and the console (B7): who may sign in, and every decision about it.
+    OPERATOR_ADDED = "operator:operator:added"
+    OPERATOR_ROLES_CHANGED = "operator:operator:roles-changed"
+    OPERATOR_DISABLED = "operator:operator:disabled"
+    CONSOLE_ACCESS_DENIED = "console:access:denied"
+    CONSOLE_ACCESS_GRANTED = "console:access:granted"
+    CONSOLE_SIGNIN_PASSED = "console:signin:passed"
+    CONSOLE_SIGNIN_REFUSED = "console:signin:refused"
+    CONSOLE_FACTOR_ENROLLED = "console:factor:enrolled"
+    CONSOLE_FACTOR_PASSED = "console:factor:passed"
+    CONSOLE_FACTOR_FAILED = "console:factor:failed"
+    CONSOLE_FACTOR_LOCKED = "console:factor:locked"
+    CONSOLE_SESSION_ENDED = "console:session:ended"
+
+    # Webhooks (G2): endpoint management and delivery outcomes. Never delivered by webhook.
+    WEBHOOK_CREATED = "api:webhook:created"
+    WEBHOOK_UPDATED = "api:webhook:updated"
+    WEBHOOK_ROTATED = "api:webhook:rotated"
+    WEBHOOK_DELETED = "api:webhook:deleted"
+    WEBHOOK_REDELIVERED = "api:webhook:redelivered"
+    WEBHOOK_REDELIVERED_BY_OPERATOR = "operator:webhook:redelivered"
+    WEBHOOK_DISABLED = "system:webhook:disabled"
+    WEBHOOK_DEAD_LETTERED = "system:webhook:dead-lettered"
+
+    # Out-of-band verification (C): a channel's signed assertion, stored and logged by its
+    # id, channel, result and the SHA-256 of its compact form (never its personal parts).
+    ASSERTION_ISSUED = "system:assertion:issued"

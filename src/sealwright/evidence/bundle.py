@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,17 +37,21 @@ from sealwright.ledger.merkle import verify_inclusion
 from sealwright.ledger.note import parse_note
 
 __all__ = [
+    "ASSERTIONS_DIR",
+    "ASSERTION_JWKS_NAME",
     "CERTIFICATES_NAME",
     "CHECKPOINT_NAME",
     "EVENTS_NAME",
     "JWKS_NAME",
     "PROOFS_NAME",
+    "BundleAssertion",
     "BundleContents",
     "Ed25519ManifestSigner",
     "EnvelopeSummary",
     "LedgerEntry",
     "ManifestSigner",
     "SealedDocument",
+    "assertion_path",
     "build_bundle",
     "events_jsonl",
     "proofs_json",
@@ -57,6 +62,18 @@ PROOFS_NAME = "ledger/proofs.json"
 CHECKPOINT_NAME = "ledger/checkpoint.txt"
 JWKS_NAME = "keys/jwks.json"
 CERTIFICATES_NAME = "keys/certificates.pem"
+#: Signed assertions of verification channels (docs/assertions.md), one file each, and an
+#: informational copy of the assertion keys; both only in bundles that have assertions.
+ASSERTIONS_DIR = "assertions/"
+ASSERTION_JWKS_NAME = "keys/assertion-jwks.json"
+_CHANNEL = re.compile(r"[a-z][a-z0-9-]{0,31}")
+
+
+def assertion_path(number: int, channel: str) -> str:
+    """``assertions/NNN-<channel>.jws``, numbered from 001 in ledger order."""
+    if not _CHANNEL.fullmatch(channel) or not 1 <= number <= 999:
+        raise ValidationError(f"assertion {number} of channel {channel!r} cannot name an entry")
+    return f"{ASSERTIONS_DIR}{number:03d}-{channel}.jws"
 
 
 @dataclass(frozen=True)
@@ -91,6 +108,14 @@ class LedgerEntry:
 
 
 @dataclass(frozen=True)
+class BundleAssertion:
+    """A verification channel's signed assertion (compact JWS), as stored."""
+
+    channel: str
+    compact: str
+
+
+@dataclass(frozen=True)
 class BundleContents:
     envelope: EnvelopeSummary
     documents: tuple[SealedDocument, ...]
@@ -102,6 +127,10 @@ class BundleContents:
     jwks: Mapping[str, Any]
     #: PEM certificates: sealing chain, TSA chain (informational copy, keys/certificates.pem).
     certificates_pem: tuple[str, ...] = ()
+    #: The envelope's signed assertions, in the order of their ledger events.
+    assertions: tuple[BundleAssertion, ...] = ()
+    #: The JWKS of assertion keys (informational copy, keys/assertion-jwks.json).
+    assertion_jwks: Mapping[str, Any] | None = None
 
 
 def events_jsonl(events: tuple[LedgerEntry, ...]) -> bytes:
@@ -150,6 +179,10 @@ def build_bundle(contents: BundleContents, signer: ManifestSigner, exported_at: 
             pem if pem.endswith("\n") else pem + "\n" for pem in contents.certificates_pem
         ).encode("ascii"),
     }
+    for number, assertion in enumerate(contents.assertions, start=1):
+        entries[assertion_path(number, assertion.channel)] = assertion.compact.encode("ascii")
+    if contents.assertions:
+        entries[ASSERTION_JWKS_NAME] = canonicalize(contents.assertion_jwks or {"keys": []})
     documents = []
     for doc in contents.documents:
         if not is_hex_sha256(doc.sha256):

@@ -8,14 +8,16 @@ the file, event index or document concerned.
 from __future__ import annotations
 
 import binascii
+import gc
 import hashlib
-import json
+import operator
 import re
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import chain
+from itertools import islice
 from typing import Any
 
 from sealwright.clock import parse_rfc3339
@@ -26,6 +28,7 @@ from sealwright.evidence.trust import TrustStore
 from sealwright.ledger.canonical import parse_canonical
 from sealwright.ledger.checkpoint import Checkpoint, open_checkpoint
 from sealwright.ledger.events import EVENT_VERSION
+from sealwright.ledger.fast_canonical import accept_orjson
 from sealwright.ledger.merkle import HASH_SIZE, inclusion_failures
 from sealwright.ledger.note import strict_b64decode
 
@@ -62,6 +65,25 @@ class BundleEvent:
     leaf_hash: bytes
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No automatic garbage collection while a ledger file is parsed (the previous setting
+    comes back after it). Parsing allocates tens of thousands of containers in a row,
+    which sets off collection passes over them and, as they pile up, one over the whole
+    heap: about a sixth of ``verify_bundle``'s time in ``bench/verify.py``. None of these
+    objects is in a reference cycle, so those passes can free nothing; reference counting
+    frees all the garbage a parse makes, as it goes. (Not ``gc.freeze()``: that would
+    exempt the caller's whole heap from collection, for good.)"""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def _fail_if(problems: Sequence[str]) -> None:
     if problems:
         shown = list(problems[:_MAX_LISTED])
@@ -78,6 +100,11 @@ def parse_events(data: bytes) -> tuple[BundleEvent, ...]:
     is proved canonical, the event's leaf bytes are the slice between those two pieces (the
     last ``,"index":`` of the line: only digits follow it); the leaf hash is computed over
     that slice rather than over a second serialisation."""
+    with _collector_paused():
+        return _parse_events(data)
+
+
+def _parse_events(data: bytes) -> tuple[BundleEvent, ...]:
     if not data.endswith(b"\n"):
         raise VerificationFailed(f"{EVENTS_NAME}: empty, or no newline after the last line")
     events: list[BundleEvent] = []
@@ -85,10 +112,16 @@ def parse_events(data: bytes) -> tuple[BundleEvent, ...]:
     start = len(_LINE_START)
     last = -1
     for number, line in enumerate(data[:-1].split(b"\n"), start=1):
-        try:
-            record = parse_canonical(line)
-        except ValidationError as exc:
-            raise VerificationFailed(f"{EVENTS_NAME} line {number}: {exc}") from exc
+        # parse_canonical tries accept_orjson first too; called here, it saves two calls
+        # for each line that it accepts.
+        accepted = accept_orjson(line)
+        if accepted is not None:
+            record = accepted[0]
+        else:
+            try:
+                record = parse_canonical(line)
+            except ValidationError as exc:
+                raise VerificationFailed(f"{EVENTS_NAME} line {number}: {exc}") from exc
         if not isinstance(record, dict) or record.keys() != _RECORD_MEMBERS:
             raise VerificationFailed(
                 f"{EVENTS_NAME} line {number}: must be exactly {{index, event}}"
@@ -109,19 +142,17 @@ def parse_events(data: bytes) -> tuple[BundleEvent, ...]:
 
 
 _INCLUSION_KEY = re.compile(r"0|[1-9][0-9]*")
-# Standard base64 of a SHA-256 value: 43 characters, the last of them carrying 4 bits of
-# the hash and 2 zero bits, then one "=".
-_B64_HASH_LENGTH = 44
 _MAX_SAFE_INTEGER = 2**53 - 1  # larger JSON numbers are read as doubles
 
 
 def parse_proofs(data: bytes) -> tuple[int, dict[int, tuple[bytes, ...]]]:
     """ledger/proofs.json: ``{"inclusion": {"<index>": [base64 hash, ...]}, "tree_size": N}``."""
-    valid = _valid_proofs(data)
-    if valid is not None:
-        return valid
-    # Not valid (or beyond the fast check): check step by step, to name the problem.
-    return _proofs_step_by_step(data)
+    with _collector_paused():
+        valid = _valid_proofs(data)
+        if valid is not None:
+            return valid
+        # Not valid (or beyond the fast check): check step by step, to name the problem.
+        return _proofs_step_by_step(data)
 
 
 def _proofs_step_by_step(data: bytes) -> tuple[int, dict[int, tuple[bytes, ...]]]:
@@ -148,38 +179,82 @@ def _proofs_step_by_step(data: bytes) -> tuple[int, dict[int, tuple[bytes, ...]]
     return size, proofs
 
 
+# The canonical proofs.json, piece by piece (see _valid_proofs).
+_PROOFS_START, _PROOFS_SIZE = b'{"inclusion":{', b'},"tree_size":'
+_ENTRY_SEPARATOR, _KEY_END = b'],"', b'":['
+_TREE_SIZE = re.compile(rb"[1-9][0-9]*")
+# A node as it stands in a path, with the comma after it, its base64 characters as "A"s: the
+# standard base64 of 32 bytes is 43 characters (the last carrying 4 bits of the hash and 2
+# zero bits) and one "=".
+_NODE_TEXT = b'"' + b"A" * 43 + b'=",'
+_NODE_STEP = len(_NODE_TEXT)
+_B64_AS_A = bytes.maketrans(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", b"A" * 64
+)
+_LOW_BITS_ZERO = b"AEIMQUYcgkosw048"  # the base64 characters whose two low bits are zero
+
+
 def _valid_proofs(data: bytes) -> tuple[int, dict[int, tuple[bytes, ...]]] | None:
     """:func:`parse_proofs` of a valid proofs.json, in far fewer steps; ``None`` for
     anything else, including everything the step-by-step check refuses.
 
-    The checks of the contents (:func:`_decode_all`) leave only decimal keys and base64
-    strings, which RFC 8785 writes as they are, members in code-point order. So the
-    canonical form of the document is assembled from those strings directly, and ``data``
-    must equal it byte for byte: it is then exactly what ``parse_canonical`` accepts."""
-    if not data.isascii():
+    RFC 8785 writes a valid proofs.json as exactly
+    ``{"inclusion":{`` + entries + ``},"tree_size":`` + N + ``}``, N a decimal without
+    leading zeros, the entries ``"<key>":[<path>]`` joined by commas, keys decimal without
+    leading zeros and in code-point order (so unique), each path its nodes as ``"<base64>"``
+    joined by commas (decimal digits and base64 need no escapes). So the bytes are cut at
+    those separators, and the pieces must be exactly such keys and paths: then the bytes
+    are that canonical text, of exactly the document the step-by-step check accepts.
+
+    Each path must be a run of ``"`` + 43 base64 characters + ``="`` separated by commas:
+    checked for all paths at once, on their concatenation with every base64 character
+    mapped to ``A``; the 43rd character must leave the two low bits zero, as canonical
+    base64 does. With each ``=`` read as ``A`` (zero bits), the characters of a node decode
+    to its 32 bytes and a 33rd byte; all nodes decode in one call."""
+    if not data.startswith(_PROOFS_START) or not data.endswith(b"}"):
         return None
-    text = data.decode("ascii")
+    end = data.rfind(_PROOFS_SIZE)
+    size_text = data[end + len(_PROOFS_SIZE) : -1]
+    if end < len(_PROOFS_START) or not _TREE_SIZE.fullmatch(size_text):
+        return None
+    size = int(size_text)
+    if size > _MAX_SAFE_INTEGER:
+        return None
+    entries = data[len(_PROOFS_START) : end]
+    keys: list[bytes] = []
+    paths: list[bytes] = []
+    if entries:
+        if not entries.startswith(b'"') or not entries.endswith(b"]"):
+            return None
+        pairs = [entry.split(_KEY_END) for entry in entries[1:-1].split(_ENTRY_SEPARATOR)]
+        if set(map(len, pairs)) != {2}:
+            return None
+        keys, paths = map(list, zip(*pairs, strict=True))
     try:
-        doc = json.loads(text)
+        indices = list(map(int, keys))
     except ValueError:
         return None
-    if type(doc) is not dict or doc.keys() != {"inclusion", "tree_size"}:
+    # Canonical decimal: what int() reads back to the same text ("-1" aside), in order.
+    if list(map(b"%d".__mod__, indices)) != keys or (indices and min(indices) < 0):
         return None
-    size, inclusion = doc["tree_size"], doc["inclusion"]
-    if type(size) is not int or not 0 < size <= _MAX_SAFE_INTEGER or type(inclusion) is not dict:
+    if not all(map(operator.lt, keys, islice(keys, 1, None))):
         return None
-    proofs = _decode_all(inclusion)
-    if proofs is None:
+    nodes = b",".join(filter(None, paths))  # [] paths hold no node
+    count = (len(nodes) + 1) // _NODE_STEP
+    if nodes and len(nodes) != count * _NODE_STEP - 1:
         return None
-    between = '","'
-    members = ",".join(
-        [
-            f'"{key}":["{between.join(path)}"]' if path else f'"{key}":[]'
-            for key, path in sorted(inclusion.items())  # the keys are unique
-        ]
-    )
-    if text != f'{{"inclusion":{{{members}}},"tree_size":{size}}}':
-        return None  # duplicate members, escapes, whitespace, order: not canonical
+    if not (_NODE_TEXT * count).startswith(nodes.translate(_B64_AS_A)):
+        return None
+    if nodes[_NODE_STEP - 4 :: _NODE_STEP].translate(None, _LOW_BITS_ZERO):
+        return None
+    # Quotes and commas are no base64 characters: a lenient decoder skips them.
+    raw = binascii.a2b_base64(nodes.replace(b"=", b"A"))
+    proofs: dict[int, tuple[bytes, ...]] = {}
+    offset = 0
+    for index, path in zip(indices, paths, strict=True):
+        length = (len(path) + 1) // _NODE_STEP
+        proofs[index] = _nodes_of(length).unpack_from(raw, offset)
+        offset += length * (HASH_SIZE + 1)
     return size, proofs
 
 
@@ -187,50 +262,6 @@ def _valid_proofs(data: bytes) -> tuple[int, dict[int, tuple[bytes, ...]]] | Non
 def _nodes_of(count: int) -> struct.Struct:
     """Splits ``count`` 33-byte groups into their first 32 bytes."""
     return struct.Struct(f"{count * '32sx'}")
-
-
-def _decode_all(inclusion: dict[str, Any]) -> dict[int, tuple[bytes, ...]] | None:
-    """All of ``inclusion`` decoded at once, or ``None`` unless every key is a canonical
-    decimal index and every node the canonical base64 of 32 bytes -- exactly what
-    :func:`_proofs_step_by_step` accepts entry by entry.
-
-    Each node must be a 44-character string whose only "=" is its last character. With
-    that "=" read as "A" (zero bits), the characters before it decode to the 32 hash bytes
-    and a 33rd byte holding the two bits below the hash, which canonical base64 leaves
-    zero. So all nodes decode with one strict base64 call over their concatenation."""
-    keys, paths = list(inclusion), list(inclusion.values())
-    try:
-        indices = list(map(int, keys))
-    except ValueError:
-        return None
-    # Canonical decimal: what int() reads back to the same text ("-1" aside).
-    if list(map(str, indices)) != keys or (indices and min(indices) < 0):
-        return None
-    if any(type(path) is not list for path in paths):
-        return None
-    nodes = list(chain.from_iterable(paths))
-    count = len(nodes)
-    try:
-        text = "".join(nodes)
-    except TypeError:
-        return None
-    # 44 characters each: none is longer, and together they are exactly that long.
-    if len(text) != _B64_HASH_LENGTH * count or max(map(len, nodes), default=0) > _B64_HASH_LENGTH:
-        return None
-    if text.count("=") != count or text[_B64_HASH_LENGTH - 1 :: _B64_HASH_LENGTH] != "=" * count:
-        return None
-    try:
-        raw = binascii.a2b_base64(text.replace("=", "A"), strict_mode=True)
-    except ValueError:  # binascii.Error, or a character beyond ASCII
-        return None
-    if raw[HASH_SIZE :: HASH_SIZE + 1] != bytes(count):
-        return None
-    proofs: dict[int, tuple[bytes, ...]] = {}
-    offset = 0
-    for index, path in zip(indices, paths, strict=True):
-        proofs[index] = _nodes_of(len(path)).unpack_from(raw, offset)
-        offset += len(path) * (HASH_SIZE + 1)
-    return proofs
 
 
 def check_checkpoint(
@@ -268,9 +299,11 @@ def check_inclusion(
     indices = {e.index for e in events}
     for extra in sorted(set(proofs) - indices):
         problems.append(f"{PROOFS_NAME} has a proof for index {extra} but no such event")
-    proved = [(e.index, e.leaf_hash, proofs[e.index]) for e in events if e.index in proofs]
+    # A generator, not a list: tens of thousands of tuples kept at once would set off
+    # collection passes over every parsed event (see _collector_paused).
+    proved = ((e.index, e.leaf_hash, proofs[e.index]) for e in events if e.index in proofs)
     failed = dict(inclusion_failures(proved, checkpoint.size, checkpoint.root_hash))
-    if failed or len(proved) != len(events):
+    if failed or not indices <= proofs.keys():
         for e in events:
             if e.index not in proofs:
                 problems.append(f"event at index {e.index}: no inclusion proof")
@@ -313,36 +346,71 @@ def _before(time: str, earlier: str) -> bool:
 
 
 def check_event_chain(events: Sequence[BundleEvent], manifest: Manifest) -> str:
-    """All events belong to this envelope and tenant, and form its complete hash chain."""
+    """All events belong to this envelope and tenant, and form its complete hash chain.
+
+    An event that passes every check is recognised by one inline test (this runs for every
+    event of a bundle); any other is checked again step by step, which words the problems.
+    The inline test is stricter than the steps (exact ``int``, ``str`` and ``dict``, which is
+    all that JSON parsing produces), so it passes nothing that they would refuse."""
     problems: list[str] = []
+    tenant, envelope = manifest.envelope.tenant, manifest.envelope.id
+    members, version = _EVENT_MEMBERS, EVENT_VERSION
+    id_match, tag_match = _EVENT_ID.fullmatch, _TAG.fullmatch
     previous: BundleEvent | None = None
     previous_time: str | None = None  # the previous event's time, if it is a timestamp
+    expected_prev: str | None = None  # the previous event's leaf hash, in hex
     for position, e in enumerate(events):
         ev = e.event
         time: Any = ev.get("time")
         time_ok = is_timestamp(time)
-        problems += _event_problems(e, manifest, time_ok)
-        seq = ev.get("seq")
-        if not is_int(seq) or seq != position:
-            problems.append(f"event at index {e.index}: seq is {seq!r}, expected {position}")
-        expected_prev = None if previous is None else previous.leaf_hash.hex()
-        if ev.get("prev") != expected_prev:
-            problems.append(
-                f"event at index {e.index}: prev does not match the leaf hash of "
-                + ("nothing (first event)" if previous is None else f"index {previous.index}")
-            )
+        if not (
+            time_ok
+            and ev.keys() == members
+            and type(v := ev["v"]) is int
+            and v == version
+            and type(seq := ev["seq"]) is int
+            and seq == position
+            and ev["prev"] == expected_prev
+            and type(event_id := ev["id"]) is str
+            and id_match(event_id)
+            and type(tag := ev["tag"]) is str
+            and tag_match(tag)
+            and ev["tenant"] == tenant
+            and ev["envelope"] == envelope
+            and type(ev["actor"]) is str
+            and type(ev["data"]) is dict
+        ):
+            problems += _event_problems(e, manifest, time_ok)
+            problems += _link_problems(e, position, previous)
         if (
             previous is not None
-            and time_ok
             and previous_time is not None
+            and time_ok
             and _before(time, previous_time)
         ):
             problems.append(
                 f"event at index {e.index}: time goes back before index {previous.index}"
             )
         previous, previous_time = e, (time if time_ok else None)
+        expected_prev = e.leaf_hash.hex()
     _fail_if(problems)
     return f"{len(events)} events, seq 0..{len(events) - 1}, hash-chained, times in order"
+
+
+def _link_problems(e: BundleEvent, position: int, previous: BundleEvent | None) -> list[str]:
+    """What is wrong with an event's place in the chain: its seq and prev."""
+    problems = []
+    ev = e.event
+    seq = ev.get("seq")
+    if not is_int(seq) or seq != position:
+        problems.append(f"event at index {e.index}: seq is {seq!r}, expected {position}")
+    expected_prev = None if previous is None else previous.leaf_hash.hex()
+    if ev.get("prev") != expected_prev:
+        problems.append(
+            f"event at index {e.index}: prev does not match the leaf hash of "
+            + ("nothing (first event)" if previous is None else f"index {previous.index}")
+        )
+    return problems
 
 
 def check_document_events(

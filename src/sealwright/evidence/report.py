@@ -18,6 +18,8 @@ CHECK_NAMES = (
     "event-chain",
     "document-hashes",
     "pdf-signatures",
+    "signer-authentication",
+    "channel-assertions",
 )
 
 
@@ -33,6 +35,9 @@ class Check:
 class VerificationReport:
     envelope_id: str | None
     checks: tuple[Check, ...]
+    #: The bundle's verification-channel assertions (evidence/assertion_check.py), each
+    #: with its channel and whether it verified: ``AssertionListing.to_dict()`` objects.
+    assertions: tuple[dict[str, Any], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -55,6 +60,11 @@ class VerificationReport:
         lines += [
             f"{'PASS' if c.ok else 'FAIL'}  {c.name:<{width}}  {c.detail}" for c in self.checks
         ]
+        lines += [
+            f"  assertion {a['file']}: channel {a['channel'] or '?'}, result "
+            f"{a['result'] or '?'}, {'verified' if a['ok'] else 'NOT verified'}"
+            for a in self.assertions
+        ]
         lines.append("RESULT: VERIFIED" if self.ok else "RESULT: NOT VERIFIED")
         return "\n".join(lines) + "\n"
 
@@ -63,4 +73,5 @@ class VerificationReport:
             "ok": self.ok,
             "envelope_id": self.envelope_id,
             "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in self.checks],
+            "assertions": list(self.assertions),
         }

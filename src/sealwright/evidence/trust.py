@@ -7,6 +7,11 @@
      "pdf_roots": ["<PEM CA certificate>", ...],
      "tsa_roots": ["<PEM CA certificate>", ...]}
 
+Optional members: ``witnesses`` and ``min_witnesses``; ``assertion_keys`` (a JWKS of the
+keys that sign verification-channel assertions, docs/assertions.md) and ``qr_keys`` (a JWKS
+of the keys whose signed QR codes are accepted: the service's own and any partner
+organisation's, for cross-organisation verification).
+
 Parsing is strict: unknown members, private key material, duplicate key ids or an
 unparseable certificate are errors, each naming the offending member. A verifier's
 trust anchors are the one input that must never be "roughly right".
@@ -33,7 +38,7 @@ __all__ = ["TRUST_FORMAT", "ManifestKey", "TrustStore"]
 TRUST_FORMAT = "sealwright-trust/1"
 _MEMBERS = {"format", "log_origin", "checkpoint_keys", "jwks", "pdf_roots", "tsa_roots"}
 #: Optional members: witnesses whose cosignatures the auditor requires, and how many.
-_OPTIONAL = {"witnesses", "min_witnesses"}
+_OPTIONAL = {"witnesses", "min_witnesses", "assertion_keys", "qr_keys"}
 _JWK_MEMBERS = {"kty", "crv", "x", "kid", "alg", "use"}
 
 
@@ -68,6 +73,10 @@ class TrustStore:
     #: Witness cosignature keys (C2SP tlog-cosignature) and the quorum required of them.
     witnesses: tuple[CosignatureVerifier, ...] = ()
     min_witnesses: int = 0
+    #: Keys that sign verification-channel assertions (never used for anything else).
+    assertion_keys: tuple[ManifestKey, ...] = ()
+    #: Keys whose signed QR codes are accepted (own and partners').
+    qr_keys: tuple[ManifestKey, ...] = ()
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_witnesses <= len(self.witnesses):
@@ -86,6 +95,10 @@ class TrustStore:
             raise ValidationError("trust: jwks.keys is empty")
         if len(set(kids)) != len(kids):
             raise ValidationError("trust: jwks.keys has a repeated kid")
+        for member in ("assertion_keys", "qr_keys"):
+            named = [k.kid for k in getattr(self, member)]
+            if len(set(named)) != len(named):
+                raise ValidationError(f"trust: {member}.keys has a repeated kid")
         for field in ("pdf_roots", "tsa_roots"):
             pems = getattr(self, field)
             if not pems:
@@ -96,6 +109,10 @@ class TrustStore:
     @property
     def manifest_key_bytes(self) -> Mapping[str, bytes]:
         return {k.kid: k.public_key for k in self.manifest_keys}
+
+    @property
+    def assertion_key_bytes(self) -> Mapping[str, bytes]:
+        return {k.kid: k.public_key for k in self.assertion_keys}
 
     def pdf_root_certificates(self) -> list[x509.Certificate]:
         return [_load_certificate(p, "pdf_roots") for p in self.pdf_roots]
@@ -144,6 +161,8 @@ class TrustStore:
             tsa_roots=_strings(doc["tsa_roots"], "tsa_roots"),
             witnesses=_witnesses(doc.get("witnesses", [])),
             min_witnesses=_count(doc.get("min_witnesses", 0)),
+            assertion_keys=_jwks(doc.get("assertion_keys", {"keys": []}), "assertion_keys"),
+            qr_keys=_jwks(doc.get("qr_keys", {"keys": []}), "qr_keys"),
         )
 
     def with_witnesses(self, vkeys: Sequence[str], min_witnesses: int | None) -> TrustStore:
@@ -172,6 +191,16 @@ class TrustStore:
                     if self.witnesses
                     else {}
                 ),
+                **(
+                    {"assertion_keys": {"keys": [k.to_jwk() for k in self.assertion_keys]}}
+                    if self.assertion_keys
+                    else {}
+                ),
+                **(
+                    {"qr_keys": {"keys": [k.to_jwk() for k in self.qr_keys]}}
+                    if self.qr_keys
+                    else {}
+                ),
             }
         )
 
@@ -184,6 +213,12 @@ def _witnesses(value: Any) -> tuple[CosignatureVerifier, ...]:
         except (ValidationError, ValueError) as exc:
             raise ValidationError(f"trust: witnesses[{i}]: {exc}") from exc
     return tuple(out)
+
+
+def _jwks(value: Any, member: str) -> tuple[ManifestKey, ...]:
+    if not isinstance(value, dict) or set(value) != {"keys"} or not isinstance(value["keys"], list):
+        raise ValidationError(f'trust: {member} must be {{"keys": [...]}}')
+    return tuple(_jwk(k, f"trust: {member}.keys[{i}]") for i, k in enumerate(value["keys"]))
 
 
 def _count(value: Any) -> int:

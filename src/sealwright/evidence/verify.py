@@ -1,6 +1,6 @@
 """Offline verification of an evidence bundle against a pinned trust file.
 
-``verify_bundle`` never raises for a bad bundle: it returns a report with the nine checks
+``verify_bundle`` never raises for a bad bundle: it returns a report with the eleven checks
 of :data:`~sealwright.evidence.report.CHECK_NAMES`, in order. A check whose inputs could
 not be established because an earlier check failed is reported as failed, "skipped
 because <check> failed": nothing is ever reported as passing that was not checked.
@@ -12,7 +12,9 @@ What each check depends on:
                                      │                         └─> inclusion-proofs
                                      ├─> event-chain
                                      ├─> document-hashes
-                                     └─> pdf-signatures
+                                     ├─> pdf-signatures
+                                     ├─> signer-authentication
+                                     └─> channel-assertions
 """
 
 from __future__ import annotations
@@ -24,6 +26,12 @@ from datetime import datetime
 from typing import Any, TypeVar, cast
 
 from sealwright.errors import SealwrightError, VerificationFailed
+from sealwright.evidence.assertion_check import (
+    AssertionFindings,
+    inspect_assertions,
+    summarize,
+)
+from sealwright.evidence.auth_check import check_signer_authentication
 from sealwright.evidence.bundle import CHECKPOINT_NAME, EVENTS_NAME, PROOFS_NAME
 from sealwright.evidence.container import read_container
 from sealwright.evidence.ledger_checks import (
@@ -55,6 +63,8 @@ _DEPENDS_ON = {
     "event-chain": ("manifest-signature",),
     "document-hashes": ("manifest-signature",),
     "pdf-signatures": ("manifest-signature",),
+    "signer-authentication": ("manifest-signature",),
+    "channel-assertions": ("manifest-signature",),
 }
 _T = TypeVar("_T")
 # Entries every bundle has besides the sealed documents.
@@ -71,6 +81,7 @@ class _State:
     manifest: Manifest | None = None
     checkpoint: Checkpoint | None = None
     parsed: dict[str, tuple[bool, Any]] = field(default_factory=dict)
+    assertions: AssertionFindings | None = None
 
     def need_manifest(self) -> Manifest:
         assert self.manifest is not None  # guaranteed by _DEPENDS_ON
@@ -192,6 +203,13 @@ def _pdf_signatures(s: _State) -> str:
     return "; ".join(summaries)
 
 
+def _channel_assertions(s: _State) -> str:
+    s.assertions = inspect_assertions(
+        s.entries, s.need_manifest(), s.events(), s.trust.assertion_key_bytes
+    )
+    return summarize(s.assertions)
+
+
 def verify_bundle(
     data: bytes, trust: TrustStore, *, at: datetime | None = None
 ) -> VerificationReport:
@@ -214,6 +232,8 @@ def verify_bundle(
         "event-chain": lambda: _event_chain(state),
         "document-hashes": lambda: _document_hashes(state),
         "pdf-signatures": lambda: _pdf_signatures(state),
+        "signer-authentication": lambda: check_signer_authentication(state.events()),
+        "channel-assertions": lambda: _channel_assertions(state),
     }
     results: dict[str, Check] = {}
     for name in CHECK_NAMES:
@@ -223,7 +243,12 @@ def verify_bundle(
             continue
         results[name] = _run(name, steps[name])
     envelope_id = state.manifest.envelope.id if state.manifest is not None else None
-    return VerificationReport(envelope_id=envelope_id, checks=tuple(results.values()))
+    listed = () if state.assertions is None else state.assertions.listings
+    return VerificationReport(
+        envelope_id=envelope_id,
+        checks=tuple(results.values()),
+        assertions=tuple(a.to_dict() for a in listed),
+    )
 
 
 def _run(name: str, step: Callable[[], Any]) -> Check:

@@ -5,7 +5,8 @@ half travels in the proof's header. The token endpoint binds the access token to
 RFC 7638 thumbprint (``cnf.jkt``); a resource request must then carry a fresh proof signed
 by the same key, naming the request's method and URL and the hash of the access token.
 
-Pure: time comes from the injected clock, replay state from the injected ``ReplayCache``.
+Pure: time comes from the injected clock, replay state from the injected ``ReplayCache``
+(in the service: ``services.token_state.DatabaseReplayCache``, shared by every API process).
 Every failure raises the same opaque AuthenticationFailed; ``check`` returns the precise
 reason for the audit log, like ``TokenService.check``.
 """
@@ -16,8 +17,6 @@ import base64
 import hashlib
 import hmac
 import re
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
@@ -56,44 +55,6 @@ class ReplayCache(Protocol):
         """Remember ``key`` until the Unix time ``until``: "" when it was new, else the
         reason it is refused (seen before within its window, or no room to remember it)."""
         ...
-
-
-class InMemoryReplayCache:
-    """A thread-safe, bounded TTL set for one process. When full of live entries it refuses
-    new ones (fails closed): forgetting a live jti early would let its proof be replayed."""
-
-    def __init__(self, *, clock: Clock, max_entries: int = 100_000) -> None:
-        if max_entries <= 0:
-            raise ValueError("max_entries must be positive")
-        self._clock = clock
-        self._max = max_entries
-        self._entries: OrderedDict[str, int] = OrderedDict()  # key -> until, oldest first
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._entries)
-
-    def claim(self, key: str, until: int) -> str:
-        now = int(self._clock.now().timestamp())
-        with self._lock:
-            self._expire(now)
-            seen = self._entries.get(key)
-            if seen is not None and seen >= now:
-                return "replayed proof (jti seen before)"
-            if len(self._entries) >= self._max:
-                return "replay cache full"
-            self._entries[key] = until
-            return ""
-
-    def _expire(self, now: int) -> None:
-        # Entries are appended in arrival order; their windows are all the same length, so
-        # the oldest expire first. A stale entry behind a live one is dropped later.
-        while self._entries:
-            key, until = next(iter(self._entries.items()))
-            if until >= now:
-                break
-            del self._entries[key]
 
 
 def access_token_hash(access_token: str) -> str:

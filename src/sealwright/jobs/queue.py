@@ -6,6 +6,11 @@ jobs with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (several workers never take t
 job); on SQLite, BEGIN IMMEDIATE serialises claims. A claimed job carries a lease
 (``locked_until``): a worker that dies mid-job leaves it to be claimed again when the lease
 runs out, so handlers must be idempotent.
+
+The attempt number a claim returns is its fencing token: ``succeed``, ``fail`` and
+``release`` given the attempt only touch the job if no later claim has taken it over (a
+worker that stalled past its lease cannot mark done, or put back, a job another worker is
+running). Attempts are bounded: past ``max_attempts`` a job is dead, never retried forever.
 """
 
 from __future__ import annotations
@@ -110,20 +115,44 @@ class JobQueue:
             .with_for_update(skip_locked=True)
         ).scalar_one_or_none()
 
-    def succeed(self, job_id: str) -> None:
+    @staticmethod
+    def _held(session: Session, job_id: str, attempt: int | None) -> Job | None:
+        """The job, locked, if the claim that made ``attempt`` still holds it."""
+        job = session.execute(
+            select(Job).where(Job.id == job_id).with_for_update()
+        ).scalar_one_or_none()
+        if job is None:
+            return None
+        if attempt is not None and (job.attempts, job.status) != (attempt, RUNNING):
+            return None
+        return job
+
+    def succeed(self, job_id: str, attempt: int | None = None) -> None:
         with self._db.transaction() as session:
-            job = session.get(Job, job_id)
+            job = self._held(session, job_id, attempt)
             if job is not None:
                 job.status = DONE
                 job.locked_until = None
                 job.last_error = None
 
-    def fail(self, job_id: str, error: str) -> bool:
+    def release(self, job_id: str, attempt: int) -> bool:
+        """Give a claimed job back, due now (a worker shutting down before it ran or finished
+        it). The attempt stays counted: a job that outlives every shutdown still ends dead."""
+        with self._db.transaction() as session:
+            job = self._held(session, job_id, attempt)
+            if job is None:
+                return False
+            job.status = PENDING
+            job.locked_until = None
+            job.run_at = self._clock.now()
+            return True
+
+    def fail(self, job_id: str, error: str, attempt: int | None = None) -> bool:
         """Record a failure; retry with exponential backoff and jitter, or give up.
         Returns True if the job will be retried."""
         now = self._clock.now()
         with self._db.transaction() as session:
-            job = session.get(Job, job_id)
+            job = self._held(session, job_id, attempt)
             if job is None:
                 return False
             job.last_error = error[:2000]

@@ -5,11 +5,11 @@ Two functions: ``canonicalize`` turns JSON-compatible Python data into canonical
 string that is not already canonical (otherwise two different files could carry the
 same hash input, and a single changed byte might go unnoticed).
 
-Both first try the fast paths of :mod:`sealwright.ledger.fast_canonical` (the C ``json``
-encoder and decoder, for the values where they provably give the reference's bytes and
-decisions: every audit event) and otherwise use the reference implementation, the
-``rfc8785`` package (:func:`canonicalize_reference`), which the tests check the fast paths
-against.
+Both first try the fast paths of :mod:`sealwright.ledger.fast_canonical` (orjson's round
+trip, which can only accept, then the C ``json`` encoder and decoder, for the values where
+they provably give the reference's bytes and decisions: every audit event) and otherwise
+use the reference implementation, the ``rfc8785`` package (:func:`canonicalize_reference`),
+which the tests check the fast paths against.
 """
 
 from __future__ import annotations

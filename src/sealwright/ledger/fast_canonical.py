@@ -22,7 +22,8 @@ surrogates, and every type that is not exactly ``dict``, ``list``, ``tuple``, ``
 own way, and anything unsupported, which it refuses).
 
 **Checking** (:func:`parse_plain`). Bytes are canonical if and only if they are the
-canonical form of the value they parse to. The C decoder parses; the value is "plain" as
+canonical form of the value they parse to. First :func:`accept_orjson` (below) tries to
+accept them outright; failing that, the C decoder parses and the value is "plain" as
 above when the text holds no float, no constant (``NaN``...), no integer beyond the safe
 range (the number hooks below see every number, and only numbers) and no character
 beyond the BMP. The last is checked on the bytes: without a UTF-8 lead byte 0xF0-0xF4 the
@@ -30,6 +31,28 @@ text holds none, so a value that does can only have it from a ``\\ud83d\\ude00``
 escape; both encoders write the character itself instead, so neither output equals the
 input and both refuse it. Everything else -- lone surrogates, invalid UTF-8 or JSON (so
 that the reference words the error) -- goes to the reference.
+
+**Accepting at once** (:func:`accept_orjson`, about four times faster than the C ``json``
+round trip: orjson parses and writes in Rust). It only ever *accepts*; whatever it does
+not accept takes the paths above, so every refusal is still theirs. Bytes are accepted
+when ``orjson.loads`` reads them, ``orjson.dumps`` writes exactly them back (members
+sorted, integers within +-(2**53 - 1), else it raises), and:
+
+- no byte is a backslash: so no string of the value holds ``"``, ``\\`` or a control
+  character (which any JSON writer must escape), and each was written raw -- as RFC 8785
+  writes such a string (DEL and U+2028/9 included);
+- no byte is 0xF0-0xF4, the lead bytes of 4-byte UTF-8 (orjson read the bytes, so they
+  are valid UTF-8): all text is in the BMP, where orjson's member order (UTF-8 bytes,
+  i.e. code points) is RFC 8785's UTF-16 code-unit order;
+- the value holds no ``float`` (orjson spells some differently from ECMAScript, e.g.
+  ``1e+16``; floats are the reference's). This is checked on the parsed value: cheaper,
+  and simpler to get right, than telling number tokens from strings such as
+  ``"12:00:05.000015Z"`` in the bytes.
+
+Such bytes are a compact JSON text of ``null``/``true``/``false``, safe integers and raw
+BMP strings in sorted members, without duplicates (they came from a ``dict``): exactly
+what RFC 8785 writes for the value the standard ``json`` module reads from them, which
+is that same value (the same ``dict``/``list``/``str``/``int``/``bool``/``None``).
 """
 
 from __future__ import annotations
@@ -39,7 +62,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["canonicalize_fast", "encode_plain", "parse_plain"]
+import orjson
+
+__all__ = ["accept_orjson", "canonicalize_fast", "encode_plain", "parse_plain"]
 
 _MAX_SAFE_INTEGER = 2**53 - 1
 _BMP_MAX = "\uffff"
@@ -161,6 +186,42 @@ def _not_plain(text: str) -> Any:
 _DECODER = json.JSONDecoder(parse_int=_safe_int, parse_float=_not_plain, parse_constant=_not_plain)
 
 
+_ORJSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
+_ORJSON_ERRORS = (orjson.JSONDecodeError, orjson.JSONEncodeError)
+_UTF8_4_LEADS = (b"\xf0", b"\xf1", b"\xf2", b"\xf3", b"\xf4")  # of characters beyond U+FFFF
+
+
+def accept_orjson(data: bytes) -> tuple[Any] | None:
+    """``(value,)`` if ``data`` is provably the canonical form of ``value`` by the orjson
+    round trip (module docstring); ``None`` decides nothing."""
+    if b"\\" in data or (not data.isascii() and any(lead in data for lead in _UTF8_4_LEADS)):
+        return None
+    try:
+        value = orjson.loads(data)
+        if orjson.dumps(value, option=_ORJSON_OPTIONS) != data:
+            return None
+    except _ORJSON_ERRORS:  # not JSON, or an integer beyond the safe range, too deep...
+        return None
+    return (value,) if _no_float(value) else None
+
+
+def _no_float(value: object) -> bool:
+    """Whether a parsed JSON value holds no ``float`` (scalars inline: this runs per line)."""
+    if type(value) is dict:
+        items: Any = value.values()
+    elif type(value) is list:
+        items = value
+    else:
+        return type(value) is not float
+    for item in items:
+        kind = type(item)
+        if kind is str or kind is int or item is None or kind is bool:
+            continue
+        if kind is float or not _no_float(item):
+            return False
+    return True
+
+
 def parse_plain(data: bytes) -> tuple[bool, Any] | None:
     """Decide quickly whether ``data`` is canonical RFC 8785 JSON.
 
@@ -169,6 +230,9 @@ def parse_plain(data: bytes) -> tuple[bool, Any] | None:
     (whitespace, member order, duplicate members, escapes, number spelling). ``None``:
     only the reference can tell (see the module docstring) -- it is not a verdict.
     """
+    accepted = accept_orjson(data)
+    if accepted is not None:
+        return True, accepted[0]
     if not data.isascii() and _BEYOND_BMP_UTF8.search(data):
         return None
     try:

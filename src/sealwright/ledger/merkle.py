@@ -218,12 +218,15 @@ def inclusion_failures(
 
     The verdicts are exactly those of :func:`verify_inclusion`, but nodes shared between
     paths are hashed once. Once a leaf's proof has verified, the next leaf's path is
-    climbed only up to the level where it meets that one; there the hash reached must equal
-    the verified path's hash at that level, and the rest of the proof must equal, node for
-    node, the rest of the verified proof. The remaining climb would then repeat the verified
-    one step for step and reach the root, so the proof verifies. If either differs, the
-    entry is checked on its own by :func:`verify_inclusion`. Entries in index order share
-    the most (consecutive leaves of a full tree meet after two levels on average).
+    climbed only up to the level below the one where it meets that one (the two paths'
+    nodes there are siblings). There the hash reached must equal the verified proof's node
+    at that level, this proof's node there must equal the verified path's hash, and the rest
+    of the proof must equal, node for node, the rest of the verified proof. Then both paths
+    hash the same two nodes into their common node, and the remaining climb would repeat the
+    verified one step for step and reach the root, so the proof verifies. If anything
+    differs, the entry is checked on its own by :func:`verify_inclusion`. Entries in index
+    order share the most: consecutive leaves of a full tree meet after two levels on
+    average, so one node hash per leaf instead of log2(n).
     """
     failures: list[tuple[int, ProofError]] = []
     shared = tree_size > 0 and len(root) == HASH_SIZE
@@ -239,27 +242,44 @@ def inclusion_failures(
     for index, leaf, path in entries:
         proof = tuple(path)
         if known >= 0 and 0 <= index <= last and len(leaf) == HASH_SIZE:
-            # Climb to the level where the paths meet (the lowest common node), recording
-            # this path below it in place of the known one's: from there up they coincide.
+            # The paths meet at level ``meet`` (the lowest common node). One level below it,
+            # they are at sibling nodes, and each path's proof node there is the other's
+            # node. So climb to that level only, recording this path below ``meet`` in place
+            # of the known one's; from ``meet`` up they coincide.
             meet = (index ^ known).bit_length()
-            node, k, count = leaf, 0, len(proof)
-            for h in range(meet):
-                known_hashes[h], known_left[h] = node, count - k
-                i = index >> h
-                if i & 1 or i != last >> h:  # a sibling to combine with (else: promoted)
-                    if k == count or len(proof[k]) != HASH_SIZE:
-                        break
-                    if i & 1:
-                        node = sha256(b"\x01" + proof[k] + node).digest()
-                    else:
-                        node = sha256(b"\x01" + node + proof[k]).digest()
-                    k += 1
-            else:
-                rest = known_proof[len(known_proof) - known_left[meet] :]
-                if node == known_hashes[meet] and proof[k:] == rest:
-                    known, known_proof = index, proof
+            rest = known_proof[len(known_proof) - known_left[meet] :]
+            if meet == 0:  # the same leaf again
+                if leaf == known_hashes[0] and proof == known_proof:
                     continue
-            known = -1  # the record below ``meet`` now holds this path: start again
+            else:
+                below = meet - 1
+                known_node = known_hashes[below]  # where the known path was at ``below``
+                its_sibling = known_proof[len(known_proof) - known_left[below]]
+                node, k, count = leaf, 0, len(proof)
+                for h in range(below):
+                    known_hashes[h], known_left[h] = node, count - k
+                    i = index >> h
+                    if i & 1 or i != last >> h:  # a sibling to combine with (else: promoted)
+                        if k == count or len(proof[k]) != HASH_SIZE:
+                            break
+                        if i & 1:
+                            node = sha256(b"\x01" + proof[k] + node).digest()
+                        else:
+                            node = sha256(b"\x01" + node + proof[k]).digest()
+                        k += 1
+                else:
+                    known_hashes[below], known_left[below] = node, count - k
+                    # This node is the known path's sibling and vice versa: both hash to
+                    # the same node at ``meet``, which the rest of the proofs share.
+                    if (
+                        node == its_sibling
+                        and k < count
+                        and proof[k] == known_node
+                        and proof[k + 1 :] == rest
+                    ):
+                        known, known_proof = index, proof
+                        continue
+            known = -1  # the record below ``meet`` may hold this path now: start again
         try:
             verify_inclusion(leaf, index, tree_size, proof, root)
         except ProofError as exc:

@@ -21,7 +21,7 @@ import functools
 import itertools
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -56,9 +56,15 @@ class NewEvent:
     data: Mapping[str, Any] | None = None
 
 
+#: Called with the appended events inside the appending transaction (an outbox hook: the
+#: webhook outbox writes its delivery rows there, so they exist exactly when the events do).
+Observer = Callable[[Session, Sequence[LedgerEvent]], None]
+
+
 class AuditLog:
     def __init__(self, *, clock: Clock) -> None:
         self._clock = clock
+        self.observers: list[Observer] = []
 
     def append(
         self,
@@ -87,7 +93,10 @@ class AuditLog:
         heads = _envelope_heads(session, {e.envelope for e in entries if e.envelope is not None})
         now = self._clock.now()
         rows = _insert(session, _rows(entries, next_idx, heads, now), len(entries), now)
-        return _as_detached(rows)
+        events = _as_detached(rows)
+        for observe in self.observers:
+            observe(session, events)
+        return events
 
     # -- reading -------------------------------------------------------------------------
 

@@ -1,7 +1,9 @@
-"""The signer's side of the ceremony: one-time link → email OTP → consent → review → sign.
+"""The signer's side of the ceremony: one-time link → the authentication methods the
+sender required (email OTP by default) → consent → review → step-up check → sign.
 
 Every refusal here raises the same opaque AuthenticationFailed towards the signer; the
-precise reason goes to the audit log (and only there).
+precise reason goes to the audit log (and only there). Presenting unknown links or
+sessions counts against the client IP like a wrong code (B8).
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -28,19 +30,24 @@ from sealwright.domain.envelopes import (
 )
 from sealwright.domain.events import EventTag
 from sealwright.domain.signature import MEANING, SignatureInput
-from sealwright.errors import AuthenticationFailed, Conflict, ValidationError
+from sealwright.errors import AuthenticationFailed, Conflict, StepUpRequired, ValidationError
 from sealwright.identity.secrets import new_token, token_digest
 from sealwright.keys.aead import encrypt_bytes
-from sealwright.services.email_otp import EmailOtp
 from sealwright.services.envelopes import EnvelopeService
 from sealwright.services.runtime import Runtime
 from sealwright.services.signer_audit import (
+    RecordedRefusal,
     SignerContext,
     field_aad,
     record,
     refuse,
     signer_aad,
 )
+from sealwright.services.signer_auth.base import SignerMethod, Verifications
+from sealwright.services.signer_auth.policy import Method, RecipientAuth
+from sealwright.services.signer_auth.registry import signer_methods
+from sealwright.services.signer_auth.step_up import AuthState, auth_state
+from sealwright.services.throttle import Backoff, Throttle
 from sealwright.storage.models import Envelope, Field, Recipient, SignerSession, SigningLink
 
 SEAL_JOB = "envelope.seal"
@@ -52,24 +59,47 @@ _OPEN_FOR = {
 }
 
 
+GUESS_SCOPE = "guess:ip"
+#: Tenant recorded on events that belong to no tenant (as ``web.auth.UNATTRIBUTED``).
+UNATTRIBUTED = "_unattributed"
+
+
 class CeremonyService:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self.envelopes = EnvelopeService(rt)
-        self.otp = EmailOtp(rt)
+        self.methods: dict[Method, SignerMethod] = signer_methods(rt)
+        self.verifications = Verifications(rt)
+        self._throttle = Throttle(clock=rt.clock, pepper=rt.otp_pepper)
+        s = rt.settings
+        self._guess_backoff = Backoff(
+            s.link_guess_free_attempts, s.auth_backoff_base, s.auth_backoff_max
+        )
 
     # -- link ----------------------------------------------------------------------------
 
-    def peek_link(self, session: Session, token: str) -> tuple[Recipient, Envelope]:
+    def peek_link(
+        self, session: Session, token: str, client_ip: str = ""
+    ) -> tuple[Recipient, Envelope]:
         """Check a link without using it (the landing page; mail scanners only GET)."""
-        _link, recipient, env = self._usable_link(session, token)
+        _link, recipient, env = self._usable_link(session, token, client_ip)
         return recipient, env
 
-    def redeem_link(self, session: Session, token: str) -> str:
-        """Use the one-time link: returns a new signer-session token and mails an OTP."""
-        link, recipient, env = self._usable_link(session, token)
+    def redeem_link(self, session: Session, token: str, client_ip: str = "") -> str:
+        """Use the one-time link: returns a new signer-session token (and sends a code by
+        email or SMS when those are among the recipient's methods)."""
+        link, recipient, env = self._usable_link(session, token, client_ip)
+        link.used_at = self.rt.clock.now()
+        record(self.rt, session, env, recipient, EventTag.LINK_OPENED)
+        return self.start_session(session, recipient, env, client_ip=client_ip)
+
+    def start_session(
+        self, session: Session, recipient: Recipient, env: Envelope, *, client_ip: str = ""
+    ) -> str:
+        """A new signer session for ``recipient``, who has proved nothing yet: returns its
+        token (only its hash is stored). Every entry point -- the one-time link, embedded
+        signing -- starts sessions here, so the required methods apply to all of them."""
         now = self.rt.clock.now()
-        link.used_at = now
         session_token = new_token()
         row = SignerSession(
             token_hash=token_digest(session_token),
@@ -81,13 +111,36 @@ class CeremonyService:
         )
         session.add(row)
         session.flush()
-        record(self.rt, session, env, recipient, EventTag.LINK_OPENED)
-        self.otp.send(session, SignerContext(row, recipient, env))
+        required = self.required(recipient).methods
+        ctx = SignerContext(row, recipient, env, client_ip)
+        for sent in (Method.EMAIL_OTP, Method.SMS_OTP):  # codes go out as the session opens
+            if sent in required and sent in self.methods:
+                self.methods[sent].begin(session, ctx)
         return session_token
 
-    def _usable_link(self, session: Session, token: str) -> tuple[SigningLink, Recipient, Envelope]:
+    def _guessed(self, session: Session, client_ip: str, what: str) -> None:
+        """An unknown link or session token: counted against the client IP (B8)."""
+        if not client_ip:
+            raise AuthenticationFailed()
+        failure = self._throttle.failure(session, GUESS_SCOPE, client_ip, self._guess_backoff)
+        if failure.locked_until is not None:
+            self.rt.audit.append(
+                session,
+                EventTag.AUTH_THROTTLED,
+                tenant=UNATTRIBUTED,
+                actor="anonymous",
+                data={"reason": f"unknown {what}s", "failures": failure.count},
+            )
+        raise RecordedRefusal()
+
+    def _usable_link(
+        self, session: Session, token: str, client_ip: str = ""
+    ) -> tuple[SigningLink, Recipient, Envelope]:
+        if client_ip:
+            self._throttle.check(session, (GUESS_SCOPE, client_ip))
         link = session.get(SigningLink, token_digest(token))
         if link is None:
+            self._guessed(session, client_ip, "link")
             raise AuthenticationFailed()
         recipient = session.get(Recipient, link.recipient_id)
         env = session.get(Envelope, recipient.envelope_id) if recipient else None
@@ -107,11 +160,16 @@ class CeremonyService:
 
     # -- session -------------------------------------------------------------------------
 
-    def resolve(self, session: Session, session_token: str | None) -> SignerContext:
+    def resolve(
+        self, session: Session, session_token: str | None, client_ip: str = ""
+    ) -> SignerContext:
         if not session_token:
             raise AuthenticationFailed()
+        if client_ip:
+            self._throttle.check(session, (GUESS_SCOPE, client_ip))
         row = session.get(SignerSession, token_digest(session_token))
         if row is None:
+            self._guessed(session, client_ip, "signer session")
             raise AuthenticationFailed()
         recipient = session.get(Recipient, row.recipient_id)
         env = session.get(Envelope, recipient.envelope_id) if recipient else None
@@ -125,7 +183,7 @@ class CeremonyService:
             reason = "signer session locked"
         if reason:
             refuse(self.rt, session, env, recipient, EventTag.SESSION_REFUSED, reason)
-        return SignerContext(row, recipient, env)
+        return SignerContext(row, recipient, env, client_ip)
 
     def expire_if_due(self, session: Session, env: Envelope) -> None:
         """Envelopes expire lazily here (and, later, by a scheduled job): a sent envelope
@@ -144,7 +202,7 @@ class CeremonyService:
 
     def acknowledge(self, session: Session, ctx: SignerContext) -> None:
         """A viewer (carbon copy) has opened the documents: they are done."""
-        self.require_consent(ctx)
+        self.require_consent(session, ctx)
         r = ctx.recipient
         if r.role != RecipientRole.VIEWER.value or r.status != RecipientStatus.NOTIFIED.value:
             return
@@ -153,16 +211,40 @@ class CeremonyService:
         ).value
         record(self.rt, session, ctx.envelope, r, EventTag.RECIPIENT_RECEIVED)
 
-    # -- email OTP -----------------------------------------------------------------------
+    # -- authentication methods ----------------------------------------------------------
+
+    @staticmethod
+    def required(recipient: Recipient) -> RecipientAuth:
+        return RecipientAuth.from_json(recipient.auth)
+
+    def auth_state(self, session: Session, ctx: SignerContext) -> AuthState:
+        latest = Verifications.latest(session, ctx)
+        return auth_state(
+            self.required(ctx.recipient).methods, {m: v.verified_at for m, v in latest.items()}
+        )
+
+    def max_auth_age(self, env: Envelope) -> int:
+        return env.max_auth_age or self.rt.settings.signer_max_auth_age
+
+    def method(self, ctx: SignerContext, name: str) -> SignerMethod:
+        """One of the recipient's required methods; anything else is refused opaquely."""
+        try:
+            method = Method(name)
+        except ValueError:
+            raise AuthenticationFailed() from None
+        if method not in self.required(ctx.recipient).methods or method not in self.methods:
+            raise AuthenticationFailed()
+        return self.methods[method]
 
     # -- consent, review -----------------------------------------------------------------
 
-    def require_verified(self, ctx: SignerContext) -> None:
-        if ctx.session.otp_verified_at is None:
+    def require_verified(self, session: Session, ctx: SignerContext) -> None:
+        """Every required method passed in this session (freshness is checked at signing)."""
+        if not self.auth_state(session, ctx).complete:
             raise AuthenticationFailed()
 
     def give_consent(self, session: Session, ctx: SignerContext) -> None:
-        self.require_verified(ctx)
+        self.require_verified(session, ctx)
         if ctx.session.consent_at is None:
             ctx.session.consent_at = self.rt.clock.now()
             record(
@@ -174,8 +256,8 @@ class CeremonyService:
                 {"disclosure": "esign-ueta-v1"},
             )
 
-    def require_consent(self, ctx: SignerContext) -> None:
-        self.require_verified(ctx)
+    def require_consent(self, session: Session, ctx: SignerContext) -> None:
+        self.require_verified(session, ctx)
         if ctx.session.consent_at is None:
             raise Conflict("consent to electronic records first")
 
@@ -204,7 +286,7 @@ class CeremonyService:
         values: Mapping[str, str],
         signature: SignatureInput,
     ) -> None:
-        self.require_consent(ctx)
+        self.require_consent(session, ctx)
         if ctx.recipient.role != RecipientRole.SIGNER.value:
             raise Conflict("you receive a copy of this envelope; there is nothing to sign")
         if ctx.recipient.status != RecipientStatus.NOTIFIED.value:
@@ -213,6 +295,9 @@ class CeremonyService:
             raise Conflict(f"this envelope is {ctx.envelope.status}")
         signature.validate()
         now = self.rt.clock.now()
+        state = self.auth_state(session, ctx)
+        max_age = self.max_auth_age(ctx.envelope)
+        self.require_fresh(session, ctx, state, now, max_age)
         fields = self.my_fields(session, ctx)
         filled: dict[str, str] = {}
         for f in fields:
@@ -256,8 +341,6 @@ class CeremonyService:
         ).value
         r.signed_at = now
         docs = self.envelopes.documents(session, ctx.envelope.id)
-        verified = ctx.session.otp_verified_at
-        assert verified is not None
         record(
             self.rt,
             session,
@@ -273,19 +356,41 @@ class CeremonyService:
                 },
                 "meaning": MEANING,
                 "authentication": [
-                    {
-                        "method": "email-otp",
-                        "at": rfc3339(verified),
-                        "age_seconds": int((now - verified).total_seconds()),
-                    }
+                    {"method": m.value, "at": rfc3339(at), "age_seconds": age}
+                    for m, at, age in state.evidence(now)
                 ],
+                "max_auth_age_seconds": max_age,
+                "session": ctx.session_ref,
                 "consent_at": rfc3339(ctx.session.consent_at) if ctx.session.consent_at else None,
             },
         )
         self.advance(session, ctx.envelope)
 
+    def require_fresh(
+        self, session: Session, ctx: SignerContext, state: AuthState, now: datetime, max_age: int
+    ) -> None:
+        """Step-up (B6): refuse, recorded, unless the freshest qualifying verification is
+        recent enough (services/signer_auth/step_up.py states the rule)."""
+        decision = state.decide(now, max_age)
+        if decision.ok:
+            return
+        record(
+            self.rt,
+            session,
+            ctx.envelope,
+            ctx.recipient,
+            EventTag.STEP_UP_REQUIRED,
+            {
+                "reason": decision.reason,
+                "max_auth_age_seconds": max_age,
+                "session": ctx.session_ref,
+                **({"age_seconds": decision.age_seconds} if decision.age_seconds else {}),
+            },
+        )
+        raise StepUpRequired()
+
     def decline(self, session: Session, ctx: SignerContext, reason: str) -> None:
-        self.require_verified(ctx)
+        self.require_verified(session, ctx)
         reason = reason.strip()
         if not reason:
             raise ValidationError("say why you decline")

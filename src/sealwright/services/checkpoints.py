@@ -35,6 +35,7 @@ from typing import Any
 import structlog
 from asn1crypto import cms, tsp
 from sqlalchemy import event, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sealwright.clock import Clock
@@ -167,8 +168,19 @@ class CheckpointPublisher:
             timestamp_token=token,
             created_at=self._clock.now() if token is None else timestamp_time(token),
         )
-        session.add(row)
-        session.flush()
+        try:
+            with session.begin_nested():  # a savepoint: a lost race must not undo the caller
+                session.add(row)
+        except IntegrityError:
+            # Another process published this very size first (two workers finishing at
+            # once). Both trees come from the same stored leaves, so its root must be ours.
+            won = session.get(Checkpoint, tree.size)
+            if won is None or won.root_hash != tree.root:
+                raise self._refuse(
+                    f"another checkpoint of size {tree.size} was published concurrently with "
+                    "a different root hash"
+                ) from None
+            return won
         self._copy_after_commit(session, row.size, note, token)
         if latest is not None and not self._copy_path(latest.size).exists():
             # A crash between a commit and its copy, or a log older than the copies.

@@ -27,11 +27,15 @@ from sealwright.domain.envelopes import (
 )
 from sealwright.domain.events import EventTag
 from sealwright.errors import Conflict, NotFound, PdfRejected, ValidationError
+from sealwright.identity.scopes import DEFAULT_FOLDER
 from sealwright.identity.secrets import new_token, token_digest
 from sealwright.keys.aead import encrypt_stream
 from sealwright.mail.message import MailMessage
 from sealwright.sealing.intake import spool_pdf
 from sealwright.services.runtime import Runtime
+from sealwright.services.signer_auth.policy import RecipientAuth
+from sealwright.services.signer_auth.policy import max_auth_age as signer_max_auth_age
+from sealwright.services.signer_auth.registry import check_available
 from sealwright.storage.models import Document, Envelope, Field, Recipient, SigningLink
 
 
@@ -41,6 +45,8 @@ class RecipientSpec:
     email: str
     role: RecipientRole
     routing_order: int
+    #: The authentication methods the recipient must pass (None: email OTP alone).
+    auth: RecipientAuth | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +103,9 @@ class EnvelopeService:
         expires_in_days: int,
         document_class: str = "standard",
         transaction_value: int | None = None,
+        max_auth_age: int | None = None,
+        folder: str = DEFAULT_FOLDER,
+        reminders: dict[str, int] | None = None,
     ) -> Envelope:
         if not recipients:
             raise ValidationError("an envelope needs at least one recipient")
@@ -105,10 +114,14 @@ class EnvelopeService:
         emails = [r.email.lower() for r in recipients]
         if len(set(emails)) != len(emails):
             raise ValidationError("each recipient must have a distinct email address")
+        for n, r in enumerate(recipients, start=1):
+            check_available(self.rt, (r.auth or RecipientAuth()).methods, f"recipient {n}")
+        auth_age = signer_max_auth_age(max_auth_age, self.rt.settings.signer_max_auth_age)
         now = self.rt.clock.now()
         env = Envelope(
             id=uuid.uuid4().hex,
             tenant_id=tenant_id,
+            folder=folder,
             title=title,
             message=message,
             status=EnvelopeStatus.DRAFT.value,
@@ -118,6 +131,8 @@ class EnvelopeService:
             created_at=now,
             expires_at=now + timedelta(days=expires_in_days),
             seal_status="none",
+            max_auth_age=auth_age,
+            reminders=dict(reminders) if reminders is not None else None,
         )
         session.add(env)
         rows = [
@@ -129,6 +144,7 @@ class EnvelopeService:
                 role=r.role.value,
                 routing_order=r.routing_order,
                 status=RecipientStatus.CREATED.value,
+                auth=r.auth.to_json() if r.auth else None,
             )
             for r in recipients
         ]
@@ -142,9 +158,18 @@ class EnvelopeService:
             actor=actor,
             data={
                 "recipients": [
-                    {"id": r.id, "role": r.role, "routing_order": r.routing_order} for r in rows
+                    {
+                        "id": r.id,
+                        "role": r.role,
+                        "routing_order": r.routing_order,
+                        "auth_methods": [m.value for m in RecipientAuth.from_json(r.auth).methods],
+                    }
+                    for r in rows
                 ],
+                "max_auth_age_seconds": auth_age,
                 "document_class": document_class,
+                "folder": folder,
+                **({"reminders": dict(reminders)} if reminders is not None else {}),
             },
         )
         return env
@@ -304,7 +329,13 @@ class EnvelopeService:
             )
         return links
 
-    def _send_link(self, session: Session, env: Envelope, r: Recipient) -> str:
+    def send_reminder_link(self, session: Session, env: Envelope, r: Recipient) -> str:
+        """A reminder (services/reminders.py): the same mail with a fresh one-time link."""
+        return self._send_link(session, env, r, reminder=True)
+
+    def _send_link(
+        self, session: Session, env: Envelope, r: Recipient, *, reminder: bool = False
+    ) -> str:
         token = new_token()
         now = self.rt.clock.now()
         ttl = timedelta(seconds=self.rt.settings.signing_link_ttl)
@@ -323,7 +354,7 @@ class EnvelopeService:
             session,
             MailMessage(
                 to=r.email,
-                subject=f"Please {verb}: {env.title}",
+                subject=("Reminder: " if reminder else "") + f"Please {verb}: {env.title}",
                 text=(
                     f'Hello {r.name},\n\nYou have been asked to {verb} "{env.title}".\n'
                     f"{env.message}\n\nOpen this one-time link to continue:\n{url}\n\n"

@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 
 from cryptography.hazmat.primitives.serialization import Encoding
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from sealwright.domain.events import EventTag
 from sealwright.errors import Conflict, NotFound
 from sealwright.evidence.bundle import (
+    BundleAssertion,
     BundleContents,
     EnvelopeSummary,
     LedgerEntry,
@@ -23,7 +26,7 @@ from sealwright.ledger.merkle import MerkleTree
 from sealwright.ledger.note import NoteVerifier
 from sealwright.services.envelopes import EnvelopeService, load_envelope, sealed_aad
 from sealwright.services.runtime import Runtime
-from sealwright.storage.models import Envelope
+from sealwright.storage.models import Envelope, VerificationAssertion
 
 
 def export_bundle(
@@ -92,6 +95,7 @@ def export_bundle(
             for d in docs
         )
         tenant = env.tenant_id
+        assertions = _assertions(session, entries)
     signer = Ed25519ManifestSigner(
         rt.evidence_keys.private_key_for_current(), rt.evidence_keys.current.kid
     )
@@ -106,6 +110,8 @@ def export_bundle(
             checkpoint=note,
             jwks=rt.evidence_keys.public_jwks(),
             certificates_pem=certificates,
+            assertions=assertions,
+            assertion_jwks=rt.channel_keys.assertions.public_jwks(),
         ),
         signer,
         rt.clock.now(),
@@ -136,4 +142,30 @@ def trust_store(rt: Runtime) -> TrustStore:
         ),
         pdf_roots=(rt.pki.ca_pem.decode(),),
         tsa_roots=tuple(c.public_bytes(Encoding.PEM).decode() for c in rt.tsa.trust_roots),
+        assertion_keys=_keys(rt.channel_keys.assertions.public_jwks()),
+        qr_keys=_keys(rt.channel_keys.qr.public_jwks()),
+    )
+
+
+def _keys(jwks: dict[str, list[dict[str, str]]]) -> tuple[ManifestKey, ...]:
+    return tuple(ManifestKey.from_jwk(jwk) for jwk in jwks["keys"])
+
+
+def _assertions(session: Session, entries: tuple[LedgerEntry, ...]) -> tuple[BundleAssertion, ...]:
+    """The envelope's assertions whose ``system:assertion:issued`` event is in the bundle,
+    in the order of those events (an assertion issued after the checkpoint waits for the
+    next export, with its event)."""
+    order = {
+        e.event["data"]["assertion"]: e.index
+        for e in entries
+        if e.event.get("tag") == EventTag.ASSERTION_ISSUED
+    }
+    if not order:
+        return ()
+    rows = session.execute(
+        select(VerificationAssertion).where(VerificationAssertion.id.in_(list(order)))
+    ).scalars()
+    return tuple(
+        BundleAssertion(channel=r.channel, compact=r.compact)
+        for r in sorted(rows, key=lambda r: order[r.id])
     )

@@ -7,14 +7,17 @@ and by the CLI; tests call it with their own settings and clock.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import structlog
 from cryptography import x509
 
+from sealwright.channels.keys import ChannelKeys
 from sealwright.clock import Clock, Random, SystemClock, SystemRandom
 from sealwright.config import Settings
 from sealwright.errors import ConfigurationError
-from sealwright.identity.dpop import DPoPVerifier, InMemoryReplayCache
+from sealwright.identity.dpop import DPoPVerifier
+from sealwright.identity.oidc import OidcClient
 from sealwright.identity.tokens import TokenService
 from sealwright.jobs.queue import JobQueue
 from sealwright.jobs.worker import Worker
@@ -30,9 +33,18 @@ from sealwright.sealing.timestamps import TimestampAuthority, http_tsa, local_ts
 from sealwright.services.audit import AuditLog
 from sealwright.services.checkpoints import CheckpointPublisher
 from sealwright.services.outbox import MailOutbox
+from sealwright.services.signer_auth.oidc_client import signer_oidc_client
+from sealwright.services.signer_auth.sms_gateway import SmsGateway, sms_gateway
+from sealwright.services.token_state import DatabaseReplayCache
+from sealwright.services.webhooks.endpoints import EndpointService
+from sealwright.services.webhooks.outbox import WebhookOutbox
+from sealwright.services.webhooks.sender import resolve as resolve_webhook_host
 from sealwright.services.witnessing import WitnessEndpoint, Witnessing
 from sealwright.storage.blobs import BlobStore, FilesystemBlobStore
 from sealwright.storage.db import Database, make_engine, upgrade
+
+if TYPE_CHECKING:
+    from sealwright.services.webhooks.dispatch import WebhookDispatcher
 
 log = structlog.get_logger("sealwright")
 
@@ -59,8 +71,19 @@ class Runtime:
     outbox: MailOutbox
     otp_pepper: bytes
     dpop: DPoPVerifier
+    #: Webhooks (G2): the outbox hooked into the audit log, and endpoint management.
+    webhooks: WebhookOutbox
+    webhook_endpoints: EndpointService
+    #: Out-of-band verification (C): assertion and QR signing keys, k_pin, pseudonym key.
+    channel_keys: ChannelKeys
     mail_capture: CaptureSmtpServer | None = None
+    #: The identity provider signers may log in at (the ``oidc`` method), when configured.
+    signer_oidc: OidcClient | None = None
+    #: Where ``sms-otp`` codes go out (the embedded carrier simulator by default).
+    sms: SmsGateway | None = None
     worker: Worker | None = field(default=None)
+    #: Set by ``jobs.handlers.build_worker`` where a worker runs (its delivery threads).
+    webhook_dispatcher: WebhookDispatcher | None = field(default=None)
 
     @classmethod
     def build(
@@ -102,8 +125,15 @@ class Runtime:
                     username=settings.smtp_username,
                     password=settings.smtp_password,
                 )
-        jobs = JobQueue(db, clock=clock)
+        jobs = JobQueue(
+            db,
+            clock=clock,
+            lease_seconds=settings.job_lease_seconds,
+            max_attempts=settings.job_max_attempts,
+        )
         audit = AuditLog(clock=clock)
+        webhooks = WebhookOutbox(clock=clock, jobs=jobs)
+        audit.observers.append(webhooks.on_events)
         checkpoints = CheckpointPublisher(
             clock=clock,
             origin=settings.log_origin,
@@ -137,15 +167,33 @@ class Runtime:
             jobs=jobs,
             outbox=MailOutbox(jobs=jobs, keyring=keyring, mailer=mailer),
             otp_pepper=_otp_pepper(settings, random),
-            dpop=DPoPVerifier(clock=clock, replay=InMemoryReplayCache(clock=clock)),
+            dpop=DPoPVerifier(clock=clock, replay=DatabaseReplayCache(db)),
+            webhooks=webhooks,
+            webhook_endpoints=EndpointService(
+                clock=clock,
+                random=random,
+                keyring=keyring,
+                audit=audit,
+                settings=settings,
+                resolver=resolve_webhook_host,
+            ),
+            channel_keys=ChannelKeys.open(keys_dir, random),
             mail_capture=capture,
+            signer_oidc=signer_oidc_client(settings, clock),
+            sms=sms_gateway(settings, clock, random),
         )
 
     def close(self) -> None:
         if self.worker is not None:
             self.worker.stop()
+        if self.webhook_dispatcher is not None:
+            self.webhook_dispatcher.close()
         if self.mail_capture is not None:
             self.mail_capture.stop()
+        if self.signer_oidc is not None:
+            self.signer_oidc.close()
+        if self.sms is not None:
+            self.sms.close()
         self.db.engine.dispose()
 
 

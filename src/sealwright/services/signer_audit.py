@@ -20,6 +20,15 @@ class SignerContext:
     session: SignerSession
     recipient: Recipient
     envelope: Envelope
+    #: The client's IP address, for per-IP brute-force limits (never stored in clear).
+    client_ip: str = ""
+
+    @property
+    def session_ref(self) -> str:
+        """A pseudonymous name for the signer session in ledger events: a prefix of the
+        hash of its token (which is itself 256 random bits), so that the verifier can tell
+        that a signature used verifications of its own session."""
+        return self.session.token_hash[:16]
 
 
 def signer_aad(recipient_id: str) -> bytes:

@@ -62,15 +62,24 @@ class ApiClient(Base):
     created_at: Mapped[datetime]
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    #: When the current secret was made (the credentials report flags old ones).
+    secret_created_at: Mapped[datetime]
+    #: After a rotation the previous secret keeps working until this deadline.
+    previous_secret_hash: Mapped[str | None] = mapped_column(String(300))
+    previous_secret_expires_at: Mapped[datetime | None]
+    #: Space-separated folder names the client may touch; NULL means every folder.
+    folders: Mapped[str | None] = mapped_column(Text)
 
 
 class Envelope(Base):
     __tablename__ = "envelopes"
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    #: The security zone within the tenant (identity/scopes.py, DEFAULT_FOLDER).
+    folder: Mapped[str] = mapped_column(String(50), default="general", server_default="general")
     title: Mapped[str] = mapped_column(String(300))
     message: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), index=True)
     document_class: Mapped[str] = mapped_column(String(50), default="standard")
     transaction_value: Mapped[int | None] = mapped_column(BigInteger)
     created_by: Mapped[str] = mapped_column(String(80))
@@ -82,6 +91,12 @@ class Envelope(Base):
     #: none | pending | retrying | sealed | failed
     seal_status: Mapped[str] = mapped_column(String(20), default="none")
     seal_error: Mapped[str | None] = mapped_column(Text)
+    #: Step-up (B6): the oldest a signer's freshest qualifying verification may be when they
+    #: sign, in seconds. Null on envelopes created before it existed (the setting applies).
+    max_auth_age: Mapped[int | None] = mapped_column(Integer)
+    #: Reminders (A1): {"first_after_hours", "every_hours", "max"}; null means the settings'
+    #: defaults (services/reminders.py).
+    reminders: Mapped[dict[str, Any] | None]
 
 
 class Document(Base):
@@ -112,6 +127,10 @@ class Recipient(Base):
     declined_at: Mapped[datetime | None]
     #: Encrypted (keys.aead) JSON: signature text/strokes, decline reason. Never plaintext.
     sealed_input: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: The authentication methods this recipient must pass (services/signer_auth/policy.py):
+    #: {"methods": [...], "phone": E.164 or null, "access_code_hash": scrypt or null}.
+    #: Null means the default, email OTP alone.
+    auth: Mapped[dict[str, Any] | None]
 
 
 class Field(Base):
@@ -156,6 +175,115 @@ class SignerSession(Base):
     otp_verified_at: Mapped[datetime | None]
     consent_at: Mapped[datetime | None]
     locked_at: Mapped[datetime | None]
+
+
+class SignerVerification(Base):
+    """One authentication method a signer passed in a signer session (B5). Non-secret
+    details only (a credential id hash, an issuer and subject hash); the same facts are in
+    the ``signer:auth:passed`` ledger event, which is the evidence."""
+
+    __tablename__ = "signer_verifications"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    session_hash: Mapped[str] = mapped_column(ForeignKey("signer_sessions.token_hash"), index=True)
+    recipient_id: Mapped[str] = mapped_column(ForeignKey("recipients.id"), index=True)
+    method: Mapped[str] = mapped_column(String(20))
+    verified_at: Mapped[datetime]
+    details: Mapped[dict[str, Any]]
+
+
+class SignerChallenge(Base):
+    """A server-side challenge bound to one signer session: an OTP (HMAC of the code), a
+    WebAuthn challenge, an OIDC request (encrypted). Single use, short-lived."""
+
+    __tablename__ = "signer_challenges"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    session_hash: Mapped[str] = mapped_column(ForeignKey("signer_sessions.token_hash"), index=True)
+    method: Mapped[str] = mapped_column(String(20))
+    #: verify | register
+    purpose: Mapped[str] = mapped_column(String(20))
+    secret: Mapped[bytes] = mapped_column(LargeBinary)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class SignerTotp(Base):
+    """A signer identity's TOTP enrolment: (tenant, normalised email) -> secret, encrypted
+    (keys.aead). Unconfirmed until the first code is entered."""
+
+    __tablename__ = "signer_totp"
+    __table_args__ = (UniqueConstraint("tenant_id", "identity"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    #: SHA-256 of the tenant and the normalised email (services/signer_auth/identity.py).
+    identity: Mapped[str] = mapped_column(String(64))
+    secret: Mapped[bytes] = mapped_column(LargeBinary)
+    #: The last step accepted: that code and every older one are refused (no replay).
+    last_step: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+    confirmed_at: Mapped[datetime | None]
+
+
+class SignerPasskey(Base):
+    """A WebAuthn credential a signer identity registered (public key only)."""
+
+    __tablename__ = "signer_passkeys"
+    credential_id: Mapped[str] = mapped_column(String(1400), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    identity: Mapped[str] = mapped_column(String(64), index=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    transports: Mapped[list[str]] = mapped_column(JSON)
+    aaguid: Mapped[str] = mapped_column(String(64))
+    user_verified: Mapped[bool]
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+
+
+class AuthThrottle(Base):
+    """A shared counter of failures or requests (B8), keyed by scope and a hashed key (a
+    recipient id, a client IP): every process sees the same back-off and rate limits."""
+
+    __tablename__ = "auth_throttle"
+    scope: Mapped[str] = mapped_column(String(40), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    window_start: Mapped[datetime]
+    locked_until: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+
+class UsedTokenId(Base):
+    """A spent single-use access token (B8): inserting its ``jti`` twice is a replay. Rows
+    past ``expires_at`` are useless (the token is refused as expired) and may be purged."""
+
+    __tablename__ = "used_token_ids"
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class DelegatedToken(Base):
+    """A token minted by attenuation (B3): a token naming a ``parent`` is accepted only if
+    its signed payload is exactly one recorded here. Purgeable past ``expires_at``."""
+
+    __tablename__ = "delegated_tokens"
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    parent_jti: Mapped[str] = mapped_column(String(64))
+    client_id: Mapped[str] = mapped_column(String(40))
+    payload_sha256: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ApiClientUsage(Base):
+    """When a client last exercised a scope or a folder (``scope:<name>``,
+    ``folder:<name>``), written at most once a minute per item and process: what the
+    credentials report calls over-privileged is what was granted but not used."""
+
+    __tablename__ = "api_client_usage"
+    client_id: Mapped[str] = mapped_column(ForeignKey("api_clients.id"), primary_key=True)
+    item: Mapped[str] = mapped_column(String(80), primary_key=True)
+    last_used_at: Mapped[datetime]
 
 
 class IdempotencyRecord(Base):
@@ -215,6 +343,17 @@ class Job(Base):
     __table_args__ = (UniqueConstraint("kind", "key"),)
 
 
+class RecipientReminder(Base):
+    """One reminder sent to a recipient. The key (recipient, number) is what keeps two
+    workers sweeping at once from sending the same reminder twice."""
+
+    __tablename__ = "recipient_reminders"
+    recipient_id: Mapped[str] = mapped_column(ForeignKey("recipients.id"), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    envelope_id: Mapped[str] = mapped_column(ForeignKey("envelopes.id"), index=True)
+    sent_at: Mapped[datetime]
+
+
 class CheckpointCosignature(Base):
     """A witness's cosignature line on a checkpoint (C2SP tlog-cosignature). Append-only."""
 
@@ -225,4 +364,160 @@ class CheckpointCosignature(Base):
     #: The witness's verifier key (vkey), which names it and pins its key.
     witness: Mapped[str] = mapped_column(String(300), primary_key=True)
     line: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class Operator(Base):
+    """A console operator (B7), identified by the OIDC issuer and subject of their ID token
+    -- never by email, which an identity provider may let its users change."""
+
+    __tablename__ = "operators"
+    __table_args__ = (UniqueConstraint("issuer", "subject"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    issuer: Mapped[str] = mapped_column(String(300))
+    subject: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str] = mapped_column(String(320))
+    display_name: Mapped[str] = mapped_column(String(200))
+    #: Space-separated role names (identity/roles.py).
+    roles: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    disabled_at: Mapped[datetime | None]
+    #: Failed second-factor attempts since the last success, and the lock-out they earned.
+    factor_failures: Mapped[int] = mapped_column(Integer, default=0)
+    factor_locked_until: Mapped[datetime | None]
+
+
+class OperatorFactor(Base):
+    """A second factor enrolled by an operator: a TOTP secret (encrypted, keys.aead) or a
+    WebAuthn credential (public key). Unconfirmed rows are enrolments in progress."""
+
+    __tablename__ = "operator_factors"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    operator_id: Mapped[str] = mapped_column(ForeignKey("operators.id"), index=True)
+    #: totp | passkey
+    kind: Mapped[str] = mapped_column(String(20))
+    secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    credential_id: Mapped[str | None] = mapped_column(String(1400), unique=True)
+    public_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: The last TOTP step accepted: that code and every older one are refused.
+    last_step: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+    confirmed_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+
+class ConsoleLogin(Base):
+    """An OIDC sign-in under way: state, nonce and PKCE verifier (encrypted), bound to the
+    browser that started it by the hash of a cookie."""
+
+    __tablename__ = "console_logins"
+    binding_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    request: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class ConsoleSession(Base):
+    """A console session: only the hash of its cookie is stored."""
+
+    __tablename__ = "console_sessions"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    operator_id: Mapped[str] = mapped_column(ForeignKey("operators.id"), index=True)
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    second_factor_at: Mapped[datetime | None]
+    second_factor: Mapped[str | None] = mapped_column(String(20))
+    #: A pending WebAuthn challenge (registration or authentication) and its deadline.
+    challenge: Mapped[bytes | None] = mapped_column(LargeBinary)
+    challenge_expires_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+
+
+class WebhookEndpoint(Base):
+    """A tenant's webhook subscription (G2). Its signing keys are encrypted (keys.aead)."""
+
+    __tablename__ = "webhook_endpoints"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(String(200))
+    #: Space-separated event tags and tag prefixes (webhooks/payloads.py).
+    event_filter: Mapped[str] = mapped_column(Text)
+    #: The scheme of the current key: v1 (HMAC) or v1a (Ed25519).
+    scheme: Mapped[str] = mapped_column(String(8))
+    secrets: Mapped[bytes] = mapped_column(LargeBinary)
+    #: The previous key signs too until then (rotation overlap).
+    previous_expires_at: Mapped[datetime | None]
+    #: enabled | disabled | deleted
+    status: Mapped[str] = mapped_column(String(20))
+    status_reason: Mapped[str | None] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class WebhookDelivery(Base):
+    """One event for one endpoint: the outbox row, written with the event. Its id is the
+    ``webhook-id`` sent on every attempt."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (UniqueConstraint("endpoint_id", "event_id"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("webhook_endpoints.id"), index=True)
+    tenant_id: Mapped[str] = mapped_column(String(32), index=True)
+    event_id: Mapped[str] = mapped_column(String(32))
+    event_tag: Mapped[str] = mapped_column(String(80))
+    ledger_index: Mapped[int] = mapped_column(BigInteger)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    #: pending | delivered | dead
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    attempts: Mapped[int] = mapped_column(Integer)
+    cycle_attempts: Mapped[int] = mapped_column(Integer)
+    cycle_started_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime | None] = mapped_column(index=True)
+    #: A worker's claim: who holds it and until when.
+    lease: Mapped[str | None] = mapped_column(String(32))
+    locked_until: Mapped[datetime | None]
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(40))
+    dead_reason: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+    dead_at: Mapped[datetime | None]
+
+
+class WebhookAttempt(Base):
+    """The delivery log: one row per HTTP attempt. Only a short, sanitised excerpt of the
+    receiver's answer is kept."""
+
+    __tablename__ = "webhook_attempts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[str] = mapped_column(ForeignKey("webhook_deliveries.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    latency_ms: Mapped[int] = mapped_column(Integer)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error_class: Mapped[str | None] = mapped_column(String(40))
+    response_excerpt: Mapped[str | None] = mapped_column(String(1000))
+    #: delivered | retry | dead | gone | superseded
+    outcome: Mapped[str] = mapped_column(String(20))
+    next_attempt_at: Mapped[datetime | None]
+
+
+class VerificationAssertion(Base):
+    """A signed assertion of a verification channel (channels/assertions.py), exactly as
+    issued. Append-only: triggers refuse UPDATE and DELETE."""
+
+    __tablename__ = "verification_assertions"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    envelope_id: Mapped[str] = mapped_column(ForeignKey("envelopes.id"), index=True)
+    recipient_id: Mapped[str] = mapped_column(ForeignKey("recipients.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    #: The compact JWS; the ledger holds its SHA-256.
+    compact: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]

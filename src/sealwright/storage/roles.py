@@ -24,8 +24,10 @@ from sealwright.errors import ConfigurationError
 __all__ = ["APPEND_ONLY_TABLES", "READ_ONLY_TABLES", "AppRoleGrants", "grant_app_role"]
 
 #: Tables whose rows are never updated or deleted: those with the append-only triggers of
-#: migrations 0001 and 0003 (a test keeps the two lists equal).
-APPEND_ONLY_TABLES = frozenset({"ledger_events", "checkpoints", "checkpoint_cosignatures"})
+#: migrations 0001, 0003 and 0009 (a test keeps the two lists equal).
+APPEND_ONLY_TABLES = frozenset(
+    {"ledger_events", "checkpoints", "checkpoint_cosignatures", "verification_assertions"}
+)
 #: Read by the service at start-up (``upgrade`` finds nothing to do), written only by
 #: migrations.
 READ_ONLY_TABLES = frozenset({"alembic_version"})

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from sealwright.domain.envelopes import Rect
 from sealwright.domain.events import EventTag
 from sealwright.errors import NotFound, PdfRejected, ValidationError
-from sealwright.identity.scopes import Scope
+from sealwright.identity.scopes import Scope, allows
 from sealwright.keys.aead import decrypt_stream
 from sealwright.services.envelopes import (
     EnvelopeService,
@@ -28,9 +28,10 @@ from sealwright.services.envelopes import (
 )
 from sealwright.services.evidence_export import export_bundle
 from sealwright.services.runtime import Runtime
+from sealwright.services.signer_auth.policy import RecipientAuth
 from sealwright.storage.models import Envelope
 from sealwright.web import idempotency as idem
-from sealwright.web.auth import Caller, authenticate, envelope_for, require, runtime
+from sealwright.web.auth import Caller, envelope_for, runtime, scoped
 from sealwright.web.schemas import (
     DocumentOut,
     EnvelopeIn,
@@ -45,8 +46,29 @@ from sealwright.web.schemas import (
 )
 
 router = APIRouter(prefix="/v1", tags=["envelopes"])
-CallerDep = Annotated[Caller, Depends(authenticate)]
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
+# What each route needs, declared with the route (web/auth.py; the authorisation-matrix
+# test reads these): the scope, the path parameter naming the envelope, the action name.
+Creator = Annotated[Caller, Depends(scoped(Scope.ENVELOPES_WRITE, creates=True))]
+Lister = Annotated[Caller, Depends(scoped(Scope.ENVELOPES_READ))]
+Reader = Annotated[Caller, Depends(scoped(Scope.ENVELOPES_READ, envelope="envelope_id"))]
+Writer = Annotated[Caller, Depends(scoped(Scope.ENVELOPES_WRITE, envelope="envelope_id"))]
+Sender = Annotated[
+    Caller,
+    Depends(scoped(Scope.ENVELOPES_SEND, envelope="envelope_id", action="envelope:send")),
+]
+Voider = Annotated[
+    Caller,
+    Depends(scoped(Scope.ENVELOPES_VOID, envelope="envelope_id", action="envelope:void")),
+]
+Downloader = Annotated[
+    Caller,
+    Depends(scoped(Scope.ENVELOPES_READ, envelope="envelope_id", action="document:download")),
+]
+Exporter = Annotated[
+    Caller,
+    Depends(scoped(Scope.EVIDENCE_READ, envelope="envelope_id", action="evidence:export")),
+]
 
 
 def envelope_out(session: Session, env: Envelope) -> EnvelopeOut:
@@ -58,10 +80,12 @@ def envelope_out(session: Session, env: Envelope) -> EnvelopeOut:
         status_reason=env.status_reason,
         document_class=env.document_class,
         transaction_value=env.transaction_value,
+        folder=env.folder,
         created_at=env.created_at,
         sent_at=env.sent_at,
         completed_at=env.completed_at,
         expires_at=env.expires_at,
+        max_auth_age_seconds=env.max_auth_age,
         seal=SealOut(status=env.seal_status, error=env.seal_error),
         documents=[
             DocumentOut(
@@ -83,6 +107,8 @@ def envelope_out(session: Session, env: Envelope) -> EnvelopeOut:
                 routing_order=r.routing_order,
                 status=r.status,
                 signed_at=r.signed_at,
+                auth_methods=[m.value for m in RecipientAuth.from_json(r.auth).methods],
+                phone=RecipientAuth.from_json(r.auth).phone,
             )
             for r in EnvelopeService.recipients(session, env.id)
         ],
@@ -149,9 +175,8 @@ def _env(env: Envelope | None) -> Envelope:
 
 @router.post("/envelopes", status_code=201, response_model=EnvelopeOut)
 async def create_envelope(
-    body: EnvelopeIn, request: Request, caller: CallerDep, rt: RuntimeDep
+    body: EnvelopeIn, request: Request, caller: Creator, rt: RuntimeDep
 ) -> Response:
-    require(rt, caller, Scope.ENVELOPES_WRITE, request)
 
     def act(session: Session, _: Envelope | None) -> tuple[int, Any]:
         env = EnvelopeService(rt).create(
@@ -161,12 +186,26 @@ async def create_envelope(
             title=body.title,
             message=body.message,
             recipients=[
-                RecipientSpec(r.name, str(r.email), r.role, r.routing_order)
-                for r in body.recipients
+                RecipientSpec(
+                    r.name,
+                    str(r.email),
+                    r.role,
+                    r.routing_order,
+                    auth=RecipientAuth.build(
+                        r.auth_methods,
+                        phone=r.phone,
+                        access_code=r.access_code,
+                        who=f"recipient {n}",
+                    ),
+                )
+                for n, r in enumerate(body.recipients, start=1)
             ],
-            expires_in_days=body.expires_in_days,
+            expires_in_days=body.expires_in_days or rt.settings.envelope_expires_in_days,
             document_class=body.document_class,
             transaction_value=body.transaction_value,
+            max_auth_age=body.max_auth_age_seconds,
+            folder=body.folder,
+            reminders=body.reminders.model_dump() if body.reminders else None,
         )
         return 201, envelope_out(session, env)
 
@@ -175,15 +214,24 @@ async def create_envelope(
 
 @router.get("/envelopes", response_model=EnvelopePage)
 def list_envelopes(
-    request: Request,
-    caller: CallerDep,
+    caller: Lister,
     rt: RuntimeDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: str | None = None,
+    folder: Annotated[str | None, Query(max_length=50)] = None,
 ) -> EnvelopePage:
-    require(rt, caller, Scope.ENVELOPES_READ, request)
+    """The caller's envelopes: only those in its tenant, folders and envelopes."""
+    token = caller.token
+    if folder is not None and not allows(token.folders, folder):
+        return EnvelopePage(items=[], next_cursor=None)
     with rt.db.transaction() as session:
         q = select(Envelope).where(Envelope.tenant_id == caller.tenant_id)
+        if folder is not None:
+            q = q.where(Envelope.folder == folder)
+        if token.folders is not None:
+            q = q.where(Envelope.folder.in_(sorted(token.folders)))
+        if token.envelopes is not None:
+            q = q.where(Envelope.id.in_(sorted(token.envelopes)))
         if cursor:
             try:
                 after = base64.urlsafe_b64decode(cursor.encode()).decode()
@@ -198,7 +246,13 @@ def list_envelopes(
         )
         return EnvelopePage(
             items=[
-                EnvelopeSummary(id=e.id, title=e.title, status=e.status, created_at=e.created_at)
+                EnvelopeSummary(
+                    id=e.id,
+                    title=e.title,
+                    status=e.status,
+                    folder=e.folder,
+                    created_at=e.created_at,
+                )
                 for e in rows
             ],
             next_cursor=next_cursor,
@@ -206,10 +260,7 @@ def list_envelopes(
 
 
 @router.get("/envelopes/{envelope_id}", response_model=EnvelopeOut)
-def get_envelope(
-    envelope_id: str, request: Request, caller: CallerDep, rt: RuntimeDep
-) -> EnvelopeOut:
-    require(rt, caller, Scope.ENVELOPES_READ, request)
+def get_envelope(envelope_id: str, request: Request, caller: Reader, rt: RuntimeDep) -> EnvelopeOut:
     with rt.db.transaction() as session:
         env = envelope_for(rt, session, caller, envelope_id, request)
         return envelope_out(session, env)
@@ -229,12 +280,11 @@ def get_envelope(
 async def add_document(
     envelope_id: str,
     request: Request,
-    caller: CallerDep,
+    caller: Writer,
     rt: RuntimeDep,
     name: Annotated[str, Query(min_length=1, max_length=300)],
 ) -> Response:
     """Upload one PDF as the raw request body (``Content-Type: application/pdf``)."""
-    require(rt, caller, Scope.ENVELOPES_WRITE, request)
     limit = rt.settings.max_document_bytes
     with tempfile.TemporaryFile() as spool:
         size = 0
@@ -273,9 +323,8 @@ async def add_document(
 
 @router.post("/envelopes/{envelope_id}/fields", status_code=201, response_model=EnvelopeOut)
 async def place_fields(
-    envelope_id: str, body: FieldsIn, request: Request, caller: CallerDep, rt: RuntimeDep
+    envelope_id: str, body: FieldsIn, request: Request, caller: Writer, rt: RuntimeDep
 ) -> Response:
-    require(rt, caller, Scope.ENVELOPES_WRITE, request)
 
     def act(session: Session, env: Envelope | None) -> tuple[int, Any]:
         specs = [
@@ -297,9 +346,8 @@ async def place_fields(
 
 @router.post("/envelopes/{envelope_id}/send", response_model=EnvelopeOut)
 async def send_envelope(
-    envelope_id: str, request: Request, caller: CallerDep, rt: RuntimeDep
+    envelope_id: str, request: Request, caller: Sender, rt: RuntimeDep
 ) -> Response:
-    require(rt, caller, Scope.ENVELOPES_SEND, request)
 
     def act(session: Session, env: Envelope | None) -> tuple[int, Any]:
         EnvelopeService(rt).send(session, _env(env), actor=caller.actor)
@@ -310,9 +358,8 @@ async def send_envelope(
 
 @router.post("/envelopes/{envelope_id}/void", response_model=EnvelopeOut)
 async def void_envelope(
-    envelope_id: str, body: VoidIn, request: Request, caller: CallerDep, rt: RuntimeDep
+    envelope_id: str, body: VoidIn, request: Request, caller: Voider, rt: RuntimeDep
 ) -> Response:
-    require(rt, caller, Scope.ENVELOPES_VOID, request)
 
     def act(session: Session, env: Envelope | None) -> tuple[int, Any]:
         EnvelopeService(rt).void(session, _env(env), actor=caller.actor, reason=body.reason)
@@ -327,9 +374,8 @@ async def void_envelope(
     responses={200: {"content": {"application/pdf": {}}}},
 )
 def sealed_document(
-    envelope_id: str, document_id: str, request: Request, caller: CallerDep, rt: RuntimeDep
+    envelope_id: str, document_id: str, request: Request, caller: Downloader, rt: RuntimeDep
 ) -> StreamingResponse:
-    require(rt, caller, Scope.ENVELOPES_READ, request)
     with rt.db.transaction() as session:
         env = envelope_for(rt, session, caller, envelope_id, request)
         doc = next(
@@ -362,8 +408,7 @@ def sealed_document(
 @router.get(
     "/envelopes/{envelope_id}/evidence", responses={200: {"content": {"application/zip": {}}}}
 )
-def evidence(envelope_id: str, request: Request, caller: CallerDep, rt: RuntimeDep) -> Response:
-    require(rt, caller, Scope.EVIDENCE_READ, request)
+def evidence(envelope_id: str, request: Request, caller: Exporter, rt: RuntimeDep) -> Response:
     with rt.db.transaction() as session:
         envelope_for(rt, session, caller, envelope_id, request)
     data = export_bundle(rt, envelope_id, actor=caller.actor, tenant_id=caller.tenant_id)

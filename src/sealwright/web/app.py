@@ -9,14 +9,25 @@ from pathlib import Path
 
 import structlog
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import text
 
 from sealwright import __version__
+from sealwright.services.client_usage import ClientUsage
 from sealwright.services.runtime import Runtime
-from sealwright.web import api, dev, ledger_api, oauth, problems, signer
+from sealwright.web import (
+    api,
+    dev,
+    embedded,
+    health,
+    ledger_api,
+    oauth,
+    problems,
+    rate_limits,
+    signer,
+)
+from sealwright.web import console as operator_console
 from sealwright.web.auth import redact_path
+from sealwright.web.webhooks_api import router as webhooks_router
 
 access_log = structlog.get_logger("sealwright.access")
 
@@ -35,7 +46,7 @@ def create_app(rt: Runtime, *, start_worker: bool | None = None) -> FastAPI:
             yield
         finally:
             if rt.worker is not None:
-                rt.worker.stop()
+                rt.worker.stop(rt.settings.worker_shutdown_timeout)
                 rt.worker = None
 
     app = FastAPI(
@@ -45,27 +56,22 @@ def create_app(rt: Runtime, *, start_worker: bool | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.runtime = rt
+    app.state.client_usage = ClientUsage(clock=rt.clock)
     problems.install(app)
     app.include_router(oauth.router)
     app.include_router(ledger_api.router)
     app.include_router(api.router)
+    app.include_router(webhooks_router)
     app.include_router(signer.router)
-    if rt.mail_capture is not None:
+    app.include_router(embedded.router)
+    operator_console.install(app)
+    carrier_simulator = rt.sms is not None and rt.sms.simulator is not None
+    if rt.mail_capture is not None or carrier_simulator:
         app.include_router(dev.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    rate_limits.install(app, rt)
 
-    @app.get("/healthz", include_in_schema=False)
-    def healthz() -> JSONResponse:
-        return JSONResponse({"status": "ok"})
-
-    @app.get("/readyz", include_in_schema=False)
-    def readyz() -> JSONResponse:
-        try:
-            with rt.db.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-        except Exception:
-            return JSONResponse({"status": "unavailable"}, status_code=503)
-        return JSONResponse({"status": "ready"})
+    health.install(app, rt)
 
     @app.middleware("http")
     async def security_headers(request, call_next):  # type: ignore[no-untyped-def]

@@ -1,5 +1,7 @@
-"""Development-only pages: the captured mail of the embedded default. Mounted only when the
-local SMTP capture is in use, never with a real mail server."""
+"""Development-only pages: the captured mail and the text messages the carrier simulator
+took, in the embedded default. Mounted only when the local SMTP capture or the carrier
+simulator is in use; each page answers 404 without its stand-in (a real mail server or
+SMS carrier is never read here)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 
 from sealwright.errors import NotFound
 from sealwright.services.runtime import Runtime
+from sealwright.simulators.carrier import CarrierSimulator
 from sealwright.web.auth import runtime
 from sealwright.web.signer import templates
 
@@ -56,3 +59,35 @@ def mail_json(rt: Annotated[Runtime, Depends(runtime)]) -> JSONResponse:
 @router.get("/mail/{mail_id}/text", response_class=PlainTextResponse)
 def mail_text(mail_id: str, rt: Annotated[Runtime, Depends(runtime)]) -> PlainTextResponse:
     return PlainTextResponse(_capture(rt).get(mail_id).text)
+
+
+def _carrier(rt: Runtime) -> CarrierSimulator:
+    if rt.sms is None or rt.sms.simulator is None:
+        raise NotFound("the carrier simulator is not running")
+    return rt.sms.simulator
+
+
+@router.get("/sms", response_class=HTMLResponse)
+def sms_list(request: Request, rt: Annotated[Runtime, Depends(runtime)]) -> HTMLResponse:
+    messages = sorted(_carrier(rt).messages.all(), key=lambda m: m.created_at, reverse=True)
+    return templates.TemplateResponse(
+        request, "sms_list.html", {"messages": messages, "title": None}
+    )
+
+
+@router.get("/sms.json")
+def sms_json(rt: Annotated[Runtime, Depends(runtime)]) -> JSONResponse:
+    """The simulator's messages, oldest first, for scripts (bodies included: development)."""
+    messages = sorted(_carrier(rt).messages.all(), key=lambda m: m.created_at)
+    return JSONResponse(
+        [
+            {
+                "sid": m.sid,
+                "to": m.to,
+                "body": m.body,
+                "status": m.status,
+                "created_at": m.created_at.isoformat(),
+            }
+            for m in messages
+        ]
+    )

@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from sealwright.domain.envelopes import FieldKind, RecipientRole
+from sealwright.services.signer_auth.policy import Method as SignerAuthMethod
 
 
 class Strict(BaseModel):
@@ -18,6 +19,8 @@ class TokenResponse(BaseModel):
     token_type: str = "Bearer"  # noqa: S105 -- the OAuth token type, not a secret
     expires_in: int
     scope: str
+    #: RFC 8693 token exchange answers say what they issued.
+    issued_token_type: str | None = None
 
 
 class RecipientIn(Strict):
@@ -25,15 +28,37 @@ class RecipientIn(Strict):
     email: EmailStr
     role: RecipientRole = RecipientRole.SIGNER
     routing_order: int = Field(default=1, ge=1, le=100)
+    #: All of these must be passed before signing (default: email-otp alone).
+    auth_methods: list[SignerAuthMethod] | None = Field(default=None, min_length=1, max_length=6)
+    #: E.164, for sms-otp.
+    phone: str | None = Field(default=None, max_length=16)
+    #: For access-code: given to the recipient out of band; stored only as an scrypt hash.
+    access_code: str | None = Field(default=None, max_length=128)
+
+
+class RemindersIn(Strict):
+    """Reminders to recipients whose turn it is and who have not acted (A1)."""
+
+    first_after_hours: int = Field(ge=1, le=24 * 365)
+    every_hours: int = Field(ge=1, le=24 * 365)
+    #: 0: no reminders for this envelope.
+    max: int = Field(ge=0, le=20)
 
 
 class EnvelopeIn(Strict):
     title: str = Field(min_length=1, max_length=300)
     message: str = Field(default="", max_length=5000)
     recipients: list[RecipientIn] = Field(min_length=1, max_length=50)
-    expires_in_days: int = Field(default=30, ge=1, le=365)
+    #: Omitted: the setting ``envelope_expires_in_days`` (30).
+    expires_in_days: int | None = Field(default=None, ge=1, le=365)
     document_class: str = Field(default="standard", pattern=r"^[a-z][a-z0-9_-]{0,49}$")
     transaction_value: int | None = Field(default=None, ge=0)
+    #: The folder (security zone) to create it in (identity/scopes.py).
+    folder: str = Field(default="general", pattern=r"^[a-z0-9][a-z0-9_-]{0,49}$")
+    #: Step-up: the oldest a signer's freshest verification may be when they sign.
+    max_auth_age_seconds: int | None = Field(default=None, ge=30, le=86400)
+    #: Reminders; omitted: the service's defaults (settings ``reminder_*``).
+    reminders: RemindersIn | None = None
 
 
 class FieldIn(Strict):
@@ -74,6 +99,8 @@ class RecipientOut(BaseModel):
     routing_order: int
     status: str
     signed_at: datetime | None
+    auth_methods: list[str] = Field(default_factory=lambda: ["email-otp"])
+    phone: str | None = None
 
 
 class FieldOut(BaseModel):
@@ -103,10 +130,12 @@ class EnvelopeOut(BaseModel):
     status_reason: str | None
     document_class: str
     transaction_value: int | None
+    folder: str = "general"
     created_at: datetime
     sent_at: datetime | None
     completed_at: datetime | None
     expires_at: datetime | None
+    max_auth_age_seconds: int | None = None
     seal: SealOut
     documents: list[DocumentOut]
     recipients: list[RecipientOut]
@@ -117,6 +146,7 @@ class EnvelopeSummary(BaseModel):
     id: str
     title: str
     status: str
+    folder: str = "general"
     created_at: datetime
 
 

@@ -1,37 +1,59 @@
-"""Server-rendered signer pages (A4, B5): usable without JavaScript, except the drawing pad.
+"""Server-rendered signer pages (A4, B5, B6): usable without JavaScript, except the drawing
+pad and passkeys. The method pages are in ``signer_methods.py``.
 
 The signer's session lives in an HttpOnly, SameSite=Strict cookie scoped to ``/s``; every
 POST also checks the Origin header when the browser sends one. Authentication failures all
-render the same page: no oracle about which check failed.
+render the same page: no oracle about which check failed. Pressing "sign" with a stale
+verification shows the "verify again" page (step-up) instead of signing.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from collections.abc import Iterator
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
-from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
 from sealwright.domain.signature import MEANING, SignatureInput
-from sealwright.errors import AuthenticationFailed, Conflict, SealwrightError, ValidationError
+from sealwright.errors import (
+    AuthenticationFailed,
+    Conflict,
+    RateLimited,
+    SealwrightError,
+    StepUpRequired,
+    ValidationError,
+)
 from sealwright.keys.aead import decrypt_bytes, decrypt_stream
 from sealwright.sealing.preview import render_page_png
 from sealwright.services.ceremony import CeremonyService
 from sealwright.services.envelopes import document_aad
-from sealwright.services.runtime import Runtime
 from sealwright.services.signer_audit import SignerContext
-from sealwright.web.auth import deny, runtime
+from sealwright.web import signer_methods, signer_sms
+from sealwright.web.signer_pages import (
+    COOKIE,
+    METHOD_LABELS,
+    METHOD_PAGES,
+    RuntimeDep,
+    client_ip,
+    denied,
+    next_url,
+    page,
+    same_origin,
+    set_session_cookie,
+    signer,
+    templates,
+    throttled,
+)
+
+__all__ = ["COOKIE", "router", "templates"]
 
 router = APIRouter(include_in_schema=False)
-COOKIE = "sw_signer"
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-RuntimeDep = Annotated[Runtime, Depends(runtime)]
-T = TypeVar("T")
+router.include_router(signer_methods.router)
+router.include_router(signer_sms.router)
 
 DISCLOSURE = (
     "By continuing you agree to use electronic records and signatures for this transaction "
@@ -40,38 +62,9 @@ DISCLOSURE = (
     "consent before you sign by closing this page and telling the sender. To view and keep "
     "these records you need a device that can display PDF files."
 )
-
-
-def _page(request: Request, template: str, status: int = 200, **ctx: Any) -> HTMLResponse:
-    return templates.TemplateResponse(request, template, ctx, status_code=status)
-
-
-def _denied(request: Request) -> HTMLResponse:
-    return _page(request, "denied.html", status=403)
-
-
-def _same_origin(request: Request, rt: Runtime) -> bool:
-    """False (and an audit event) for a form POST another site made the browser send."""
-    origin = request.headers.get("origin")
-    host_url = f"{request.url.scheme}://{request.url.netloc}"
-    if origin is None or origin.rstrip("/") in (host_url, rt.settings.public_url.rstrip("/")):
-        return True
-    deny(rt, None, request, f"cross-origin POST from {origin[:100]!r}")
-    return False
-
-
-def _signer(
-    rt: Runtime, request: Request, fn: Callable[[CeremonyService, Session, SignerContext], T]
-) -> T:
-    service = CeremonyService(rt)
-    with rt.db.transaction() as session:
-        ctx = service.resolve(session, request.cookies.get(COOKIE))
-        return fn(service, session, ctx)
-
-
-def _masked(email: str) -> str:
-    local, _, domain = email.partition("@")
-    return f"{local[:1]}***@{domain}"
+_page = page
+_denied = denied
+_signer = signer
 
 
 # -- one-time link -------------------------------------------------------------------------
@@ -81,103 +74,49 @@ def _masked(email: str) -> str:
 def landing(token: str, request: Request, rt: RuntimeDep) -> HTMLResponse:
     try:
         with rt.db.transaction() as session:
-            recipient, env = CeremonyService(rt).peek_link(session, token)
+            recipient, env = CeremonyService(rt).peek_link(session, token, client_ip(request))
             return _page(request, "landing.html", title=env.title, name=recipient.name, token=token)
+    except RateLimited as exc:
+        return throttled(request, exc.retry_after)
     except AuthenticationFailed:
         return _denied(request)
 
 
 @router.post("/sign/{token}")
 def redeem(token: str, request: Request, rt: RuntimeDep) -> Response:
-    if not _same_origin(request, rt):
+    if not same_origin(request, rt):
         return _denied(request)
+    service = CeremonyService(rt)
     try:
         with rt.db.transaction() as session:
-            session_token = CeremonyService(rt).redeem_link(session, token)
+            session_token = service.redeem_link(session, token, client_ip(request))
+            ctx = service.resolve(session, session_token, client_ip(request))
+            url = next_url(service.auth_state(session, ctx), ctx)
+    except RateLimited as exc:
+        return throttled(request, exc.retry_after)
     except AuthenticationFailed:
         return _denied(request)
-    response = RedirectResponse("/s/otp", status_code=303)
-    response.set_cookie(
-        COOKIE,
-        session_token,
-        httponly=True,
-        samesite="strict",
-        path="/s",
-        secure=rt.settings.public_url.startswith("https"),
-        max_age=rt.settings.signer_session_ttl,
-    )
+    response = RedirectResponse(url, status_code=303)
+    set_session_cookie(response, rt, session_token)
     return response
-
-
-# -- email OTP -----------------------------------------------------------------------------
-
-
-@router.get("/s/otp", response_class=HTMLResponse)
-def otp_form(request: Request, rt: RuntimeDep) -> Response:
-    try:
-        ctx = _signer(rt, request, lambda s, db, c: c)
-    except AuthenticationFailed:
-        return _denied(request)
-    if ctx.session.otp_verified_at is not None:
-        return RedirectResponse("/s/consent", status_code=303)
-    return _page(
-        request,
-        "otp.html",
-        title=ctx.envelope.title,
-        email=_masked(ctx.recipient.email),
-        error=None,
-    )
-
-
-@router.post("/s/otp")
-def otp_submit(request: Request, rt: RuntimeDep, code: Annotated[str, Form()] = "") -> Response:
-    if not _same_origin(request, rt):
-        return _denied(request)
-    try:
-        ok, ctx = _signer(rt, request, lambda s, db, c: (s.otp.verify(db, c, code), c))
-    except AuthenticationFailed:
-        return _denied(request)
-    if ok:
-        return RedirectResponse("/s/consent", status_code=303)
-    if ctx.session.locked_at is not None:
-        return _denied(request)
-    return _page(
-        request,
-        "otp.html",
-        status=400,
-        title=ctx.envelope.title,
-        email=_masked(ctx.recipient.email),
-        error="That code is not valid. Check the latest email and try again.",
-    )
-
-
-@router.post("/s/otp/resend")
-def otp_resend(request: Request, rt: RuntimeDep) -> Response:
-    if not _same_origin(request, rt):
-        return _denied(request)
-    try:
-        _signer(rt, request, lambda s, db, c: s.otp.send(db, c))
-    except AuthenticationFailed:
-        return _denied(request)
-    return RedirectResponse("/s/otp", status_code=303)
 
 
 # -- consent, review, sign -----------------------------------------------------------------
 
 
 def _verified(s: CeremonyService, db: Session, c: SignerContext) -> SignerContext:
-    s.require_verified(c)
+    s.require_verified(db, c)
     return c
 
 
 @router.get("/s/consent", response_class=HTMLResponse)
 def consent_form(request: Request, rt: RuntimeDep) -> Response:
     try:
-        ctx = _signer(rt, request, _verified)
+        ctx, url = _signer(rt, request, lambda s, db, c: (c, next_url(s.auth_state(db, c), c)))
     except AuthenticationFailed:
         return _denied(request)
-    if ctx.session.consent_at is not None:
-        return RedirectResponse("/s/review", status_code=303)
+    if url != "/s/consent":  # methods still to pass, or consent already given
+        return RedirectResponse(url, status_code=303)
     return _page(
         request, "consent.html", title=ctx.envelope.title, disclosure=DISCLOSURE, error=None
     )
@@ -187,7 +126,7 @@ def consent_form(request: Request, rt: RuntimeDep) -> Response:
 def consent_submit(
     request: Request, rt: RuntimeDep, agree: Annotated[str, Form()] = ""
 ) -> Response:
-    if not _same_origin(request, rt):
+    if not same_origin(request, rt):
         return _denied(request)
     if agree != "yes":
         try:
@@ -263,7 +202,7 @@ def _review_context(service: CeremonyService, db: Session, ctx: SignerContext) -
 @router.get("/s/review", response_class=HTMLResponse)
 def review(request: Request, rt: RuntimeDep) -> Response:
     def load(s: CeremonyService, db: Session, c: SignerContext) -> dict[str, Any]:
-        s.require_consent(c)
+        s.require_consent(db, c)
         page = _review_context(s, db, c)
         if c.recipient.role == "viewer":
             s.acknowledge(db, c)
@@ -288,7 +227,7 @@ def review(request: Request, rt: RuntimeDep) -> Response:
 @router.get("/s/documents/{document_id}")
 def view_document(document_id: str, request: Request, rt: RuntimeDep) -> Response:
     def load(s: CeremonyService, db: Session, c: SignerContext) -> str:
-        s.require_consent(c)
+        s.require_consent(db, c)
         docs = {d.id: d for d in s.envelopes.documents(db, c.envelope.id)}
         if document_id not in docs:
             raise AuthenticationFailed()
@@ -321,7 +260,7 @@ def page_image(document_id: str, page: int, request: Request, rt: RuntimeDep) ->
     """One page as PNG, for the review screen (viewing a page is an audit event too)."""
 
     def load(s: CeremonyService, db: Session, c: SignerContext) -> str:
-        s.require_consent(c)
+        s.require_consent(db, c)
         docs = {d.id: d for d in s.envelopes.documents(db, c.envelope.id)}
         doc = docs.get(document_id)
         if doc is None or not 1 <= page <= len(doc.page_sizes["pages"]):
@@ -343,7 +282,7 @@ def page_image(document_id: str, page: int, request: Request, rt: RuntimeDep) ->
 
 @router.post("/s/sign")
 async def sign(request: Request, rt: RuntimeDep) -> Response:
-    if not _same_origin(request, rt):
+    if not same_origin(request, rt):
         return _denied(request)
     form = await request.form()
     values = {k[len("field-") :]: str(v) for k, v in form.items() if k.startswith("field-")}
@@ -363,10 +302,10 @@ async def sign(request: Request, rt: RuntimeDep) -> Response:
             raise ValidationError("the drawn signature could not be read; draw it again")
         s.sign(db, c, values=values, signature=signature)
 
-    from fastapi.concurrency import run_in_threadpool
-
     try:
         await run_in_threadpool(_signer, rt, request, act)
+    except StepUpRequired:
+        return await run_in_threadpool(_step_up_page, request, rt)
     except AuthenticationFailed:
         return _denied(request)
     except SealwrightError as exc:
@@ -377,9 +316,32 @@ async def sign(request: Request, rt: RuntimeDep) -> Response:
     return RedirectResponse("/s/done", status_code=303)
 
 
+def _step_up_page(request: Request, rt: RuntimeDep) -> Response:
+    """Pressing "sign" with a stale verification: verify again with any required method
+    (the refusal and its reason are already in the ledger)."""
+
+    def load(s: CeremonyService, db: Session, c: SignerContext) -> dict[str, Any]:
+        state = s.auth_state(db, c)
+        return {
+            "title": c.envelope.title,
+            "max_age_minutes": max(1, s.max_auth_age(c.envelope) // 60),
+            "methods": [
+                {"name": m.value, "label": METHOD_LABELS[m], "url": METHOD_PAGES[m]}
+                for m in state.required
+                if m in s.methods
+            ],
+        }
+
+    try:
+        shown = _signer(rt, request, load)
+    except AuthenticationFailed:
+        return _denied(request)
+    return _page(request, "step_up.html", status=401, **shown)
+
+
 @router.post("/s/decline")
 def decline(request: Request, rt: RuntimeDep, reason: Annotated[str, Form()] = "") -> Response:
-    if not _same_origin(request, rt):
+    if not same_origin(request, rt):
         return _denied(request)
     try:
         _signer(rt, request, lambda s, db, c: s.decline(db, c, reason))

@@ -7,7 +7,9 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Sequence
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -20,8 +22,8 @@ from sealwright.errors import VerificationFailed
 from sealwright.evidence import ledger_checks, verify_bundle
 from sealwright.evidence import verify as verify_module
 from sealwright.evidence.container import read_container
-from sealwright.evidence.ledger_checks import parse_events, parse_proofs
-from sealwright.evidence.manifest import is_timestamp
+from sealwright.evidence.ledger_checks import BundleEvent, parse_events, parse_proofs
+from sealwright.evidence.manifest import is_int, is_timestamp
 from sealwright.ledger import canonical
 from sealwright.ledger.canonical import canonicalize, canonicalize_reference, parse_canonical
 from sealwright.ledger.merkle import leaf_hash
@@ -126,7 +128,9 @@ def test_every_non_canonical_spelling_fails_three_checks(world: World, kind: str
     bundle = resign(world.bundle, world.manifest_signer, {EVENTS: b"".join(lines)})
     report = verify_bundle(bundle, world.trust)
     fails = {c.name: c.detail for c in report.checks if not c.ok}
-    assert set(fails) == {"inclusion-proofs", "event-chain", "document-hashes"}
+    # ... and any other check that reads events.jsonl, with the same words.
+    assert {"inclusion-proofs", "event-chain", "document-hashes"} <= set(fails)
+    assert "pdf-signatures" not in fails
     assert len(set(fails.values())) == 1
     assert fails["event-chain"].startswith(f"{EVENTS} line 3: ")
 
@@ -152,8 +156,10 @@ def test_the_reference_canonical_check_gives_the_same_events(
 ) -> None:
     data = read_container(world.bundle)[EVENTS]
     fast = parse_events(data)
+    monkeypatch.setattr(ledger_checks, "accept_orjson", lambda data: None)
+    assert parse_events(data) == fast  # through the C json round trip
     monkeypatch.setattr(canonical, "parse_plain", lambda data: None)
-    assert parse_events(data) == fast
+    assert parse_events(data) == fast  # through rfc8785
 
 
 # -- proofs.json ---------------------------------------------------------------------------
@@ -228,6 +234,58 @@ def test_proofs_decode_at_once_exactly_as_step_by_step(doc: dict[str, Any]) -> N
         assert outcome(parse_proofs, changed) == step_by_step(changed), changed
 
 
+PIECES = [b'"', b",", b":", b"[", b"]", b"{", b"}", b'":[', b'],"', b'","', b"=", b"A", b"g", b"B",
+          b"0", b"1", b"-", b"+", b" ", b"_", b"\\u0041", b"\xc3\xa9", b'},"tree_size":1',
+          b'"7":[]']  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(proof_docs, st.data())
+def test_proofs_with_bytes_changed_decide_as_step_by_step(
+    doc: dict[str, Any], data: st.DataObject
+) -> None:
+    text = canonicalize(doc)
+    for _ in range(data.draw(st.integers(1, 3))):
+        start = data.draw(st.integers(0, len(text)))
+        end = data.draw(st.integers(start, min(len(text), start + 50)))
+        piece = data.draw(st.sampled_from([b"", *PIECES]))
+        text = text[:start] + piece + text[end:]
+        assert outcome(parse_proofs, text) == step_by_step(text), text
+
+
+def _b64(seed: int) -> bytes:
+    return _node(seed).encode()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"inclusion":{"1":[],"1":[]},"tree_size":2}',
+        b'{"inclusion":{"+1":[]},"tree_size":2}',
+        b'{"inclusion":{" 1":[]},"tree_size":2}',
+        b'{"inclusion":{"1_0":[]},"tree_size":11}',
+        b'{"inclusion":{"-0":[]},"tree_size":1}',
+        b'{"inclusion":{"":[]},"tree_size":1}',
+        b'{"inclusion":{"0":[]},"tree_size":01}',
+        b'{"inclusion":{"0":[]},"tree_size":-1}',
+        b'{"inclusion":{"0":[]},"tree_size":9007199254740991}',
+        b'{"inclusion":{"0":[],"1":[":["]},"tree_size":2}',
+        b'{"inclusion":{"0":[]],"1":[]},"tree_size":2}',
+        b'{"inclusion":{"0":[],"tree_size":1}',
+        b'{"inclusion":{"0":[]},"tree_size":1},"tree_size":1}',
+        b'{"inclusion":{"0":["' + _b64(1) + b'"]},"tree_size":2}',
+        b'{"inclusion":{"0":["' + _b64(1) + b'",]},"tree_size":2}',
+        b'{"inclusion":{"0":[,"' + _b64(1) + b'"]},"tree_size":2}',
+        b'{"inclusion":{"0":["' + _b64(1) + b'""' + _b64(2) + b'"]},"tree_size":2}',
+        # One entry with two key ends, the next with none: the same pieces as {"1": [N], "5": []}.
+        b'{"inclusion":{"1":["' + _b64(1) + b'"":[5],"],"2":[]},"tree_size":9}',
+        b'{"inclusion":{"1":["' + _b64(1) + b'"]:[5],"],"2":[]},"tree_size":9}',
+    ],
+)
+def test_proofs_cut_at_their_separators(data: bytes) -> None:
+    assert outcome(parse_proofs, data) == step_by_step(data)
+
+
 def test_the_bundle_proofs_take_the_fast_path(world: World) -> None:
     data = read_container(world.bundle)[PROOFS]
     assert ledger_checks._valid_proofs(data) == parse_proofs(data)
@@ -300,3 +358,113 @@ def test_is_timestamp_decides_as_strptime(value: str) -> None:
 def test_timestamps_order_as_their_times(a: str, b: str) -> None:
     if is_timestamp(a) and is_timestamp(b):
         assert ledger_checks._before(a, b) == (parse_rfc3339(a) < parse_rfc3339(b))
+
+
+# -- the event chain -----------------------------------------------------------------------
+
+
+def _reference_chain(events: Sequence[BundleEvent], manifest: Any) -> str:
+    """check_event_chain as it was, every check on every event, step by step."""
+    problems: list[str] = []
+    previous: BundleEvent | None = None
+    previous_time: str | None = None
+    for position, e in enumerate(events):
+        ev = e.event
+        time: Any = ev.get("time")
+        time_ok = is_timestamp(time)
+        problems += ledger_checks._event_problems(e, manifest, time_ok)
+        seq = ev.get("seq")
+        if not is_int(seq) or seq != position:
+            problems.append(f"event at index {e.index}: seq is {seq!r}, expected {position}")
+        expected_prev = None if previous is None else previous.leaf_hash.hex()
+        if ev.get("prev") != expected_prev:
+            problems.append(
+                f"event at index {e.index}: prev does not match the leaf hash of "
+                + ("nothing (first event)" if previous is None else f"index {previous.index}")
+            )
+        if (
+            previous is not None
+            and time_ok
+            and previous_time is not None
+            and ledger_checks._before(time, previous_time)
+        ):
+            problems.append(
+                f"event at index {e.index}: time goes back before index {previous.index}"
+            )
+        previous, previous_time = e, (time if time_ok else None)
+    ledger_checks._fail_if(problems)
+    return f"{len(events)} events, seq 0..{len(events) - 1}, hash-chained, times in order"
+
+
+CHAIN_MANIFEST = SimpleNamespace(envelope=SimpleNamespace(tenant="t1", id="e" * 32))
+ARABIC_ONE = "\u0661"
+
+
+def _chain(count: int) -> list[BundleEvent]:
+    events, prev = [], None
+    for i in range(count):
+        event = {
+            "v": 1,
+            "id": f"{i:032x}",
+            "tag": "signer:otp:passed",
+            "tenant": "t1",
+            "envelope": "e" * 32,
+            "seq": i,
+            "prev": prev,
+            "time": f"2024-05-01T12:00:{i:02d}.000000Z",
+            "actor": "recipient:r1",
+            "data": {"n": i},
+        }
+        leaf = leaf_hash(canonicalize(event))
+        events.append(BundleEvent(i * 2, event, leaf))
+        prev = leaf.hex()
+    return events
+
+
+CHANGES: list[tuple[str, Any]] = [
+    ("v", True), ("v", 1.0), ("v", 2), ("v", "1"), ("seq", True), ("seq", 1.0), ("seq", 99),
+    ("seq", None), ("prev", None), ("prev", "0" * 64), ("prev", 5), ("id", "X" * 32),
+    ("id", 7), ("tag", "a:b"), ("tag", None), ("tenant", "t2"), ("tenant", None),
+    ("envelope", "f" * 32), ("time", "2024-05-01T12:00:00Z"), ("time", None),
+    ("time", "2023-01-01T00:00:00.000000Z"), ("time", "2024-02-30T12:00:00.000000Z"),
+    ("time", f"2024-05-01T12:00:{ARABIC_ONE}0.000000Z"), ("time", "2099-01-01T00:00:00.000000Z"),
+    ("actor", 3), ("actor", None), ("data", []), ("data", None), ("extra", 1),
+]  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.integers(1, 6), st.data())
+def test_the_chain_check_decides_and_words_as_step_by_step(count: int, data: st.DataObject) -> None:
+    events = _chain(count)
+    for _ in range(data.draw(st.integers(0, 3))):
+        position = data.draw(st.integers(0, count - 1))
+        kind = data.draw(st.sampled_from(["change", "drop", "swap", "leaf", "index"]))
+        e = events[position]
+        event = dict(e.event)
+        if kind == "change":
+            member, value = data.draw(st.sampled_from(CHANGES))
+            event[member] = value
+        elif kind == "drop":
+            del event[data.draw(st.sampled_from(sorted(event)))]
+        elif kind == "swap":
+            other = data.draw(st.integers(0, count - 1))
+            events[position], events[other] = events[other], events[position]
+            continue
+        elif kind == "leaf":
+            events[position] = BundleEvent(e.index, event, bytes(32))
+            continue
+        else:
+            events[position] = BundleEvent(e.index + 1, event, e.leaf_hash)
+            continue
+        events[position] = BundleEvent(e.index, event, e.leaf_hash)
+    assert outcome(ledger_checks.check_event_chain, events, CHAIN_MANIFEST) == outcome(
+        _reference_chain, events, CHAIN_MANIFEST
+    )
+
+
+def test_a_valid_chain_passes() -> None:
+    events = _chain(5)
+    assert outcome(ledger_checks.check_event_chain, events, CHAIN_MANIFEST) == (
+        "ok",
+        "5 events, seq 0..4, hash-chained, times in order",
+    )

@@ -16,6 +16,10 @@ def test_the_scope_vocabulary() -> None:
         "envelopes:send",
         "envelopes:void",
         "evidence:read",
+        "webhooks:read",
+        "webhooks:write",
+        "signing:view",
+        "signing:sign",
     }
     assert isinstance(ALL_SCOPES, frozenset)
 
@@ -61,7 +65,8 @@ def test_format_is_sorted_and_space_separated() -> None:
         "envelopes:write evidence:read"
     )
     assert format_scopes(ALL_SCOPES) == (
-        "envelopes:read envelopes:send envelopes:void envelopes:write evidence:read"
+        "envelopes:read envelopes:send envelopes:void envelopes:write evidence:read "
+        "signing:sign signing:view webhooks:read webhooks:write"
     )
     assert format_scopes(frozenset()) == ""
 

@@ -138,7 +138,8 @@ def test_issued_token_layout(service: TokenService) -> None:
         "sub": "c",
         "aud": "sealwright-api",
         "tenant": "t",
-        "scope": "envelopes:read envelopes:send envelopes:void envelopes:write evidence:read",
+        "scope": "envelopes:read envelopes:send envelopes:void envelopes:write evidence:read "
+        "signing:sign signing:view webhooks:read webhooks:write",
         "iat": T0,
         "nbf": T0,
         "exp": T0 + TTL,

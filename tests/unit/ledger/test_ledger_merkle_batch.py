@@ -71,7 +71,8 @@ def test_every_leaf_of_a_tree_at_once(n: int) -> None:
 @pytest.mark.parametrize("n", [4096, 3001])
 def test_shared_nodes_are_hashed_once(n: int, monkeypatch: pytest.MonkeyPatch) -> None:
     # All leaves: the first checked on its own (12 hashes) and climbed to the top (12 more);
-    # every other one climbed only to where it meets the previous one: 2 levels on average.
+    # every other one climbed only to the level below where it meets the previous one: one
+    # hash on average (none for a right sibling, one for every second leaf, ...).
     leaves = _leaves(n)
     tree = MerkleTree(leaves)
     entries = [(i, leaves[i], tree.inclusion_proof(i)) for i in range(n)]
@@ -91,7 +92,21 @@ def test_shared_nodes_are_hashed_once(n: int, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(merkle, "verify_inclusion", counted_verify)
     assert inclusion_failures(entries, n, tree.root) == []
     assert alone == [0]
-    assert len(hashed) <= 2 * n + 24
+    assert len(hashed) <= n + 24
+
+
+@pytest.mark.parametrize("n", [2, 3, 5, 8, 13, 33])
+def test_every_shortened_or_lengthened_proof_after_a_verified_one(n: int) -> None:
+    # The entry after a verified one, with its proof cut short at every length, or longer.
+    leaves = _leaves(n)
+    tree = MerkleTree(leaves)
+    for i in range(n - 1):
+        first = (i, leaves[i], tree.inclusion_proof(i))
+        proof = tree.inclusion_proof(i + 1)
+        for changed in [proof[:k] for k in range(len(proof))] + [[*proof, proof[-1]]]:
+            entries: list[Entry] = [first, (i + 1, leaves[i + 1], changed)]
+            assert batch(entries, n, tree.root) == one_by_one(entries, n, tree.root)
+            assert [e for e, _ in batch(entries, n, tree.root)] == [i + 1]
 
 
 def test_a_changed_node_high_up_fails_only_its_entry() -> None:
