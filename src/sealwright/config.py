@@ -95,6 +95,41 @@ class Settings(BaseSettings):
     twilio_from_number: str = ""
     twilio_base_url: str = "https://api.twilio.com"
 
+    #: Out-of-band verification channels (C, docs/channels.md). A recipient may start each
+    #: channel at most ``channel_max_runs`` times per envelope. Callback and SMS PINs:
+    #: lifetime 60-300 s, digits 6-8, wrong answers before the PIN is locked.
+    channel_max_runs: int = Field(default=5, ge=1, le=20)
+    pin_ttl: int = Field(default=180, ge=60, le=300)
+    pin_digits: int = Field(default=6, ge=6, le=8)
+    pin_max_attempts: int = Field(default=3, ge=1, le=10)
+    #: How long an escalated verification waits in the reviewers' queue (C5).
+    review_ttl_seconds: int = Field(default=3 * 86400, ge=3600, le=30 * 86400)
+    #: Video verification (C3, docs/channel-video.md): days an encrypted recording is kept
+    #: before the sweep deletes it (its hash stays in the assertion and the ledger).
+    video_retention_days: int = Field(default=90, ge=1, le=3650)
+    #: Optional face match (C3, docs/channel-video.md "Face match"): "enrol-and-match" enrols
+    #: a signer identity's (weak, built-in) face template from its first passing capture,
+    #: stored encrypted, and compares later captures with it (a match below the threshold,
+    #: 0-100, fails the capture as ``face-mismatch``).
+    video_face_match: Literal["off", "enrol-and-match"] = "off"
+    video_face_match_threshold: int = Field(default=70, ge=1, le=100)
+    #: Signed QR codes (C4, docs/assertions.md §5). The certificate-of-completion codes
+    #: must still verify years later, so they live long (10 years by default); partner
+    #: organisations' public keys (a JWKS of Ed25519 keys) the online verifier accepts;
+    #: the second-device ("qr-device") link's lifetime.
+    qr_certificate_ttl_days: int = Field(default=3650, ge=1, le=36500)
+    qr_partner_keys_file: Path | None = None
+    qr_device_ttl: int = Field(default=300, ge=60, le=900)
+    #: Risk policy (D3, docs/risk.md): a policy file; empty uses the built-in default.
+    #: ``risk.policy.load_configured_policy`` refuses an invalid file with its location.
+    risk_policy_file: str = ""
+    #: The operator's offline geolocation database (MaxMind format, .mmdb) the risk
+    #: orchestrator reads countries and coordinates from; empty: no geolocation.
+    geoip_database: str = ""
+    #: Reverse proxies (CIDRs) whose ``X-Forwarded-For`` names the client address; empty:
+    #: the header is never trusted (the default).
+    trusted_proxies: list[str] = Field(default_factory=list)
+
     #: Operator console (B7): the OIDC identity provider operators sign in at. The console
     #: is off while the issuer is empty. The client secret comes from the environment
     #: (SEALWRIGHT_CONSOLE_OIDC_CLIENT_SECRET) or a file; it is never written to a config
@@ -156,6 +191,21 @@ class Settings(BaseSettings):
     reminder_first_after_hours: int = Field(default=48, ge=1, le=24 * 365)
     reminder_every_hours: int = Field(default=48, ge=1, le=24 * 365)
     reminder_max: int = Field(default=3, ge=0, le=20)
+    #: KPIs and metrics (G5, docs/kpi.md). Cost of one channel run, per channel, in any
+    #: currency unit; the environment takes JSON: SEALWRIGHT_KPI_UNIT_COSTS='{"video": 0.4}'.
+    kpi_unit_costs: dict[str, float] = Field(
+        default_factory=lambda: {
+            "phone-callback": 0.05,
+            "sms-otp": 0.01,
+            "video": 0.50,
+            "manual-review": 2.00,
+        }
+    )
+    #: The window of the KPI gauges on ``/metrics`` (hours back from the scrape).
+    kpi_window_hours: int = Field(default=24, ge=1, le=24 * 366)
+    #: ``GET /metrics`` (Prometheus); with a token set, only with ``Bearer <token>``.
+    metrics_enabled: bool = True
+    metrics_token: SecretStr | None = None
     #: Create a demo tenant and envelope on first start (the embedded default).
     demo: bool = False
 

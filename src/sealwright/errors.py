@@ -90,6 +90,19 @@ class StepUpRequired(SealwrightError):
         super().__init__("verify again before signing")
 
 
+class VerificationRequired(SealwrightError):
+    """ "Sign" pressed while a required out-of-band channel (C) is unpassed. The refusal's
+    audit event is in the unit of work, hence ``commit``; ``channels`` names what is left
+    (not secret: the signer's own page lists them)."""
+
+    code = "verification-required"
+    commit = True
+
+    def __init__(self, channels: tuple[str, ...]) -> None:
+        super().__init__("complete these verification steps first: " + ", ".join(channels))
+        self.channels = channels
+
+
 class PermissionDenied(SealwrightError):
     code = "permission-denied"
 

@@ -8,7 +8,7 @@ Strict, and the session still arrives at the second-factor page."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,6 @@ from sealwright.config import Settings
 from sealwright.identity.roles import Role
 from sealwright.services.runtime import Runtime
 from sealwright.web.server import BackgroundServer, free_port
-from tests.e2e.test_signer_browser import ARGS, CHROMIUM
 from tests.integration.console_world import add, start_idp
 from tests.integration.helpers import events, new_client
 from tests.support.oidc import RunningProvider, oidc_provider_factory
@@ -25,11 +24,6 @@ from tests.support.oidc import RunningProvider, oidc_provider_factory
 __all__ = ["oidc_provider_factory"]
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'sealwright.db'}"
 
 
 @pytest.fixture
@@ -43,18 +37,6 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         port=port,
         public_url=f"http://localhost:{port}",
     )
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Debian's chromium is required at {CHROMIUM}")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield b
-        b.close()
 
 
 def _sso(page, base: str) -> None:  # type: ignore[no-untyped-def]

@@ -11,7 +11,6 @@ recording the passkey's (post-move) verification time."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -22,19 +21,12 @@ from sealwright.clock import OffsetClock, parse_rfc3339
 from sealwright.config import Settings
 from sealwright.services.runtime import Runtime
 from sealwright.web.server import BackgroundServer, free_port
-from tests.e2e.test_signer_browser import ARGS, CHROMIUM
 from tests.integration.helpers import events, new_client
 from tests.integration.signer_support import SIGNER, create_envelope
 
 pytestmark = pytest.mark.e2e
 
 MAX_AGE = 60
-
-
-@pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    """The browser test runs on the embedded default only."""
-    return f"sqlite:///{tmp_path / 'sealwright.db'}"
 
 
 @pytest.fixture
@@ -48,18 +40,6 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         port=port,
         public_url=f"http://localhost:{port}",
     )
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Debian's chromium is required at {CHROMIUM}")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield b
-        b.close()
 
 
 def _press_passkey_button(page, button: str, then: str) -> None:  # type: ignore[no-untyped-def]

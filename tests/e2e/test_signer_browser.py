@@ -3,9 +3,6 @@ from the one-time link to a sealed envelope, reading the OTP from the captured m
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,35 +16,6 @@ from sealwright.web.server import BackgroundServer
 from tests.integration.helpers import events, new_client
 
 pytestmark = pytest.mark.e2e
-
-CHROMIUM = os.environ.get("SEALWRIGHT_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-sync",
-]
-
-
-@pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    """The browser test runs on the embedded default only."""
-    return f"sqlite:///{tmp_path / 'sealwright.db'}"
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Debian's chromium is required at {CHROMIUM}")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield b
-        b.close()
 
 
 def test_two_signers_in_a_real_browser(

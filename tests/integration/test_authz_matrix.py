@@ -58,6 +58,7 @@ CLASSES: list[tuple[str, str]] = [
     ("/redoc", "public"),
     ("/healthz", "public"),
     ("/readyz", "public"),
+    ("/metrics", "public, or its own bearer token (metrics_token: docs/kpi.md)"),
     ("/static", "public"),
     ("/sign/", "signer link"),
     ("/s/", "signer session"),

@@ -25,7 +25,14 @@ from sealwright.services.demo import SIGNER_BOXES, demo_pdf
 from sealwright.services.envelopes import EnvelopeService, FieldSpec, RecipientSpec
 from sealwright.services.reminders import EnvelopeSweep, ReminderPolicy
 from sealwright.services.runtime import Runtime
-from sealwright.storage.models import Envelope, Job, RecipientReminder, SigningLink
+from sealwright.storage.models import (
+    DelegatedToken,
+    Envelope,
+    Job,
+    RecipientReminder,
+    SigningLink,
+    UsedTokenId,
+)
 from sealwright.web.server import BackgroundServer
 from tests.integration.helpers import events, new_client
 
@@ -311,3 +318,27 @@ def test_an_envelope_that_cannot_be_handled_does_not_stop_the_sweep(
             )
             == 1
         )
+
+
+def test_the_sweep_purges_spent_tokens_an_hour_past_expiry(
+    runtime: Runtime, clock: OffsetClock
+) -> None:
+    now = clock.now()
+    with runtime.db.transaction() as session:
+        for jti, age in (("old", 3700), ("recent", 3500), ("live", -600)):
+            session.add(UsedTokenId(jti=jti, expires_at=now - timedelta(seconds=age)))
+        session.add(
+            DelegatedToken(
+                jti="child",
+                parent_jti="parent",
+                client_id="c",
+                payload_sha256="0" * 64,
+                expires_at=now - timedelta(hours=2),
+            )
+        )
+    EnvelopeSweep(runtime).run({})
+    with runtime.db.transaction() as session:
+        left = sorted(session.execute(select(UsedTokenId.jti)).scalars())
+        delegated = session.execute(select(DelegatedToken.jti)).scalars().all()
+    assert left == ["live", "recent"]
+    assert delegated == []

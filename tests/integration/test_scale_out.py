@@ -116,13 +116,15 @@ class Cluster:
         return self.apis + self.workers
 
 
-def wait_until(check: Any, timeout: float, what: str) -> None:
+def wait_until(check: Any, timeout: float, what: str, proc: Proc | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
             return
         time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what}")
+    said = f"; its output ends:\n{proc.output()[-3000:]}" if proc is not None else ""
+    exited = f" (exit status {proc.popen.poll()})" if proc is not None else ""
+    pytest.fail(f"timed out waiting for {what}{exited}{said}")
 
 
 def ready(url: str) -> bool:
@@ -180,9 +182,9 @@ def cluster(database_url: str, tmp_path: Path) -> Iterator[tuple[Cluster, Runtim
         for n in range(WORKERS):
             c.workers.append(c.start(f"worker{n}", ["worker"]))
         for p in c.apis:
-            wait_until(lambda p=p: ready(p.url), 60, f"{p.name} ready")
+            wait_until(lambda p=p: ready(p.url), 120, f"{p.name} ready", p)
         for p in c.workers:
-            wait_until(lambda p=p: "worker running" in p.output(), 60, f"{p.name} running")
+            wait_until(lambda p=p: "worker running" in p.output(), 120, f"{p.name} running", p)
         yield c, rt
     finally:
         for p in c.all():

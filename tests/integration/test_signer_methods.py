@@ -282,3 +282,22 @@ def test_console_sign_in_starts_share_the_per_ip_limit(
     assert statuses[3:] == [429, 429]
     [limited] = events(runtime, "api:rate:limited")
     assert limited["data"]["path"] == "/console/login/start"
+
+
+def test_behind_a_trusted_proxy_the_limit_is_per_forwarded_client(
+    runtime: Runtime, server: BackgroundServer
+) -> None:
+    """Behind a configured proxy each client has its own allowance; anyone else's
+    X-Forwarded-For is ignored (it cannot buy a fresh allowance per request)."""
+    runtime.settings.signer_rate_limit = 2
+    with httpx.Client(base_url=server.url) as web:
+
+        def limited(forwarded: str) -> bool:
+            r = web.get("/console/login/start", headers={"X-Forwarded-For": forwarded})
+            return r.status_code == 429
+
+        # not trusted yet: the header is ignored, every request is the peer's
+        assert [limited(f"203.0.113.{n}") for n in range(3)] == [False, False, True]
+        runtime.settings.trusted_proxies = ["127.0.0.1/32"]
+        assert [limited("198.51.100.7") for _ in range(3)] == [False, False, True]
+        assert not limited("198.51.100.8")  # another client behind the same proxy

@@ -28,6 +28,7 @@ from sealwright.simulators.carrier import CarrierSimulator, Failure, SimulatedMe
 from sealwright.storage.models import Job
 from sealwright.web.app import create_app
 from sealwright.web.server import BackgroundServer, free_port
+from tests.integration.carrier_world import carrier_settings
 from tests.integration.helpers import events, new_client
 from tests.integration.signer_support import create_envelope, email_code, open_link, sign
 
@@ -43,20 +44,7 @@ def carrier() -> Iterator[CarrierSimulator]:
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str, carrier: CarrierSimulator) -> Settings:
-    """The server sends through the Twilio adapter, pointed at this test's carrier."""
-    port = free_port()
-    return Settings(
-        data_dir=tmp_path / "data",
-        database_url=database_url,
-        mail_mode="capture",
-        port=port,
-        public_url=f"http://127.0.0.1:{port}",
-        sms_mode="twilio",
-        twilio_account_sid=carrier.account_sid,
-        twilio_auth_token=carrier.auth_token,
-        twilio_from_number="+15005550006",
-        twilio_base_url=carrier.base_url,
-    )
+    return carrier_settings(tmp_path, database_url, carrier)
 
 
 def _driver(runtime: Runtime, server: BackgroundServer) -> DemoDriver:

@@ -29,6 +29,7 @@ __all__ = [
     "Challenge",
     "ChannelResult",
     "Consent",
+    "Dispatching",
     "Outcome",
     "SignerEvidence",
     "VerificationChannel",
@@ -67,6 +68,8 @@ class VerificationRequest:
     at: datetime
     #: Contact data the sender put on file (e.g. ``{"phone": "+44..."}``); never signer input.
     contact: Mapping[str, str] = field(default_factory=dict)
+    #: The stored verification's id: what a channel puts in its callback URLs.
+    reference: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,4 +117,19 @@ class VerificationChannel(Protocol):
         evidence: SignerEvidence,
         *,
         now: datetime,
+    ) -> ChannelResult: ...
+
+
+@runtime_checkable
+class Dispatching(Protocol):
+    """A channel that reaches outside after ``start`` (places a call, sends a text).
+
+    ``start`` stays pure; the caller commits the verification and then runs ``dispatch`` in
+    a job, so a carrier's callback never arrives before the row it names exists. The
+    result is not final while the outside step is under way (a call placed: the new
+    ``state`` carries its id), or final ``FAILED`` when it could not be done at all.
+    """
+
+    def dispatch(
+        self, request: VerificationRequest, state: Mapping[str, DetailValue], *, now: datetime
     ) -> ChannelResult: ...

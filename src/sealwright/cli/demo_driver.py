@@ -51,12 +51,12 @@ class DemoDriver:
 
     def token(self) -> str:
         r = self.api.post("/oauth/token", data={"grant_type": "client_credentials"}, auth=self.auth)
-        _ok(r)
+        ok_or_raise(r)
         return str(r.json()["access_token"])
 
     def create_envelope(self, people: DemoPeople) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {self.token()}"}
-        env = _ok(
+        env = ok_or_raise(
             self.api.post(
                 "/v1/envelopes",
                 headers={**headers, "Idempotency-Key": _key()},
@@ -80,7 +80,7 @@ class DemoDriver:
                 },
             )
         ).json()
-        doc = _ok(
+        doc = ok_or_raise(
             self.api.post(
                 f"/v1/envelopes/{env['id']}/documents",
                 params={"name": "mutual-nda.pdf"},
@@ -104,12 +104,12 @@ class DemoDriver:
                         "label": "Company" if kind == "text" else kind.title(),
                     }
                 )
-        _ok(
+        ok_or_raise(
             self.api.post(
                 f"/v1/envelopes/{env['id']}/fields", json={"fields": fields}, headers=headers
             )
         )
-        sent: dict[str, Any] = _ok(
+        sent: dict[str, Any] = ok_or_raise(
             self.api.post(f"/v1/envelopes/{env['id']}/send", headers=headers)
         ).json()
         return sent
@@ -117,7 +117,7 @@ class DemoDriver:
     def wait_sealed(self, envelope_id: str) -> dict[str, Any]:
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
-            env: dict[str, Any] = _ok(
+            env: dict[str, Any] = ok_or_raise(
                 self.api.get(
                     f"/v1/envelopes/{envelope_id}",
                     headers={"Authorization": f"Bearer {self.token()}"},
@@ -132,12 +132,14 @@ class DemoDriver:
 
     def download(self, envelope_id: str, document_id: str) -> tuple[bytes, bytes]:
         headers = {"Authorization": f"Bearer {self.token()}"}
-        pdf = _ok(
+        pdf = ok_or_raise(
             self.api.get(
                 f"/v1/envelopes/{envelope_id}/documents/{document_id}/sealed", headers=headers
             )
         ).content
-        bundle = _ok(self.api.get(f"/v1/envelopes/{envelope_id}/evidence", headers=headers)).content
+        bundle = ok_or_raise(
+            self.api.get(f"/v1/envelopes/{envelope_id}/evidence", headers=headers)
+        ).content
         return pdf, bundle
 
     # -- signer --------------------------------------------------------------------------
@@ -145,10 +147,10 @@ class DemoDriver:
     def wait_mail(self, to: str, pattern: re.Pattern[str]) -> str:
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
-            for mail in _ok(self.api.get("/dev/mail.json")).json():
+            for mail in ok_or_raise(self.api.get("/dev/mail.json")).json():
                 if mail["id"] in self._seen_mail or to not in mail["to"]:
                     continue
-                text = _ok(self.api.get(f"/dev/mail/{mail['id']}/text")).text
+                text = ok_or_raise(self.api.get(f"/dev/mail/{mail['id']}/text")).text
                 match = pattern.search(text)
                 if match:
                     self._seen_mail.add(mail["id"])
@@ -160,14 +162,14 @@ class DemoDriver:
         link = self.wait_mail(email, LINK)
         recipient = next(r for r in env["recipients"] if r["email"] == email)
         with httpx.Client(timeout=30, follow_redirects=True) as browser:
-            _ok(browser.get(link))
-            _ok(browser.post(link))
+            ok_or_raise(browser.get(link))
+            ok_or_raise(browser.post(link))
             code = self.wait_mail(email, CODE)
-            _ok(browser.post(f"{self.base}/s/otp", data={"code": code}))
-            _ok(browser.post(f"{self.base}/s/consent", data={"agree": "yes"}))
-            _ok(browser.get(f"{self.base}/s/review"))
+            ok_or_raise(browser.post(f"{self.base}/s/otp", data={"code": code}))
+            ok_or_raise(browser.post(f"{self.base}/s/consent", data={"agree": "yes"}))
+            ok_or_raise(browser.get(f"{self.base}/s/review"))
             for doc in env["documents"]:
-                _ok(browser.get(f"{self.base}/s/documents/{doc['id']}"))
+                ok_or_raise(browser.get(f"{self.base}/s/documents/{doc['id']}"))
             form: dict[str, str] = {}
             for f in env["fields"]:
                 if f["recipient_id"] == recipient["id"] and f["kind"] == "text":
@@ -178,7 +180,7 @@ class DemoDriver:
             else:
                 form["signature_kind"] = "typed"
             form["signature_text"] = name
-            r = _ok(browser.post(f"{self.base}/s/sign", data=form))
+            r = ok_or_raise(browser.post(f"{self.base}/s/sign", data=form))
             if "you have signed" not in r.text:
                 raise DemoError(f"signing as {email} did not complete")
 
@@ -193,7 +195,7 @@ class DemoDriver:
         return DemoResult(env["id"], doc_id, pdf, bundle, (people.first_email, people.second_email))
 
 
-def _ok(response: httpx.Response) -> httpx.Response:
+def ok_or_raise(response: httpx.Response) -> httpx.Response:
     if response.status_code >= 400:
         raise DemoError(
             f"{response.request.method} {response.request.url.path} answered "

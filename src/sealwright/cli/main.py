@@ -48,8 +48,10 @@ def main() -> None:
         credentials_cmds,
         db_cmds,
         evidence_cmds,
+        kpi_cmds,
         ledger_cmds,
         operator_cmds,
+        policy_cmds,
         qr_cmds,
         serve_cmds,
         webhook_cmds,
@@ -57,7 +59,9 @@ def main() -> None:
     )
 
     groups = (serve_cmds, evidence_cmds, operator_cmds, ledger_cmds, witness_cmds, db_cmds)
-    for group in (*groups, console_cmds, credentials_cmds, webhook_cmds, qr_cmds):
+    for command in kpi_cmds.COMMANDS:
+        cli.add_command(command)
+    for group in (*groups, console_cmds, credentials_cmds, webhook_cmds, qr_cmds, policy_cmds):
         for command in group.COMMANDS:
             cli.add_command(command)
     try:

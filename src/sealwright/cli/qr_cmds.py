@@ -2,8 +2,9 @@
 
 ``verify`` takes the QR code's text (``SW1:...``), as any phone scanner app shows it, or
 a file holding that text. Reading the *image* needs a QR decoder library: when the
-optional ``zxing-cpp`` package is installed, an image file (PNG, JPEG) is decoded with
-it; without it the command says so and asks for the text. No decoder is a dependency,
+optional ``zxing-cpp`` package is installed (the ``qr-images`` extra), an image file
+(PNG, JPEG: a scan, a photo, a rendering of a certificate page) is decoded with it; without
+it the command says so and asks for the text. No decoder is a dependency,
 because the verification itself never needs one.
 """
 
@@ -107,8 +108,8 @@ def _decode_image(path: Path) -> str:
         from PIL import Image
     except ImportError as exc:
         raise click.ClickException(
-            "reading QR images needs the optional zxing-cpp package; pass the code's text "
-            "(SW1:...) instead"
+            "reading QR images needs the optional zxing-cpp package (the extra "
+            "sealwright[qr-images]); pass the code's text (SW1:...) instead"
         ) from exc
     with Image.open(path) as image:
         results = zxingcpp.read_barcodes(image)
@@ -121,7 +122,13 @@ def _decode_image(path: Path) -> str:
 @qr.command("make")
 @click.option("--doc-hash", required=True, help="SHA-256 (hex) of the document.")
 @click.option("--signer-id-hash", required=True, help="The signer's pseudonymous id (hex).")
-@click.option("--ttl", type=click.IntRange(60, 366 * 86400), default=86400, show_default=True)
+@click.option(
+    "--ttl",
+    type=click.IntRange(60, 36500 * 86400),
+    default=86400,
+    show_default=True,
+    help="Seconds the code stays valid (certificate codes use years: qr_certificate_ttl_days).",
+)
 @click.option("--svg", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option("--png", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.pass_context

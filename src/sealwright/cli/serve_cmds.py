@@ -112,6 +112,9 @@ def serve(ctx: click.Context, host: str | None, port: int | None, demo: bool | N
         port=settings.port,
         log_level="info",
         access_log=False,
+        # Never uvicorn's own X-Forwarded-For handling (it trusts 127.0.0.1 by default):
+        # the service honours the header only from ``trusted_proxies`` (client_address.py).
+        proxy_headers=False,
         # SIGTERM: stop accepting, let in-flight requests finish up to this, then stop
         # the in-process worker (which releases the jobs it still holds).
         timeout_graceful_shutdown=max(1, int(settings.worker_shutdown_timeout)),
@@ -175,6 +178,15 @@ def worker(ctx: click.Context, threads: int | None) -> None:
 @click.option("--url", default=None, help="Drive an already running server instead.")
 @click.option("--client-id", envvar="SEALWRIGHT_CLIENT_ID", default=None)
 @click.option("--client-secret", envvar="SEALWRIGHT_CLIENT_SECRET", default=None)
+@click.option(
+    "--scenario",
+    type=click.Choice(["standard", "high-risk"]),
+    default="standard",
+    show_default=True,
+    help="standard: two signers with emailed codes. high-risk: one signer who must pass a "
+    "phone callback, the signed-QR second device, a video challenge and a manual review "
+    "(simulators and a scripted reviewer; local only).",
+)
 @click.pass_context
 def demo(
     ctx: click.Context,
@@ -182,13 +194,22 @@ def demo(
     url: str | None,
     client_id: str | None,
     client_secret: str | None,
+    scenario: str,
 ) -> None:
-    """Run a complete two-signer ceremony over HTTP; write sealed.pdf, evidence.zip and
-    trust.json to OUT."""
+    """Run a complete ceremony over HTTP; write sealed.pdf, evidence.zip and trust.json to
+    OUT."""
     from sealwright.cli.demo_driver import DemoDriver, DemoError, write_outputs
 
     try:
-        if url:
+        if scenario == "high-risk":
+            if url:
+                raise click.UsageError(
+                    "--scenario high-risk drives the local simulators: it cannot use --url"
+                )
+            from sealwright.cli.demo_high_risk import run_local
+
+            result, trust = run_local(ctx.obj["overrides"].get("data_dir"))
+        elif url:
             if not (client_id and client_secret):
                 raise click.UsageError("--url needs --client-id and --client-secret")
             driver = DemoDriver(url, client_id, client_secret)

@@ -95,3 +95,35 @@ class EventTag(StrEnum):
     # Out-of-band verification (C): a channel's signed assertion, stored and logged by its
     # id, channel, result and the SHA-256 of its compact form (never its personal parts).
     ASSERTION_ISSUED = "system:assertion:issued"
+    #: A channel run started for a recipient (verification id, channel); its outside step
+    #: (a call placed, a text sent) done or failed; a wrong answer with attempts left; an
+    #: answer refused outright (a finished, unknown or foreign verification).
+    CHANNEL_STARTED = "signer:channel:started"
+    CHANNEL_DISPATCHED = "system:channel:dispatched"
+    CHANNEL_ATTEMPT_FAILED = "signer:channel:attempt-failed"
+    CHANNEL_REFUSED = "signer:channel:refused"
+    #: Video verification (C3): the sweep deleted an expired recording's ciphertext (its
+    #: recording id, verification and vid_hash; never the video or anything derived from it).
+    VIDEO_DELETED = "system:video:deleted"
+    #: "Sign" pressed while a required channel is unpassed (the channels still missing).
+    SIGN_BLOCKED = "signer:sign:blocked"
+    #: The signer asked for a human-assisted alternative (C7) for a channel.
+    ASSISTANCE_REQUESTED = "signer:assistance:requested"
+    #: A reviewer's decision (C5) or an operator's assisted verification (C7).
+    REVIEW_DECIDED = "operator:review:decided"
+    ASSISTED_VERIFICATION = "operator:assistance:recorded"
+    #: Signed QR codes (C4): an online verification by an API client (its id is the actor;
+    #: the outcome, key id and reason are recorded, never the code itself); a second-device
+    #: link whose token names no run (a malformed or guessed token).
+    QR_VERIFIED = "api:qr:verified"
+    QR_REFUSED = "api:qr:refused"
+    DEVICE_LINK_REFUSED = "signer:device:refused"
+    #: Risk orchestration (D4, docs/orchestrator.md): a score with its per-signal
+    #: explanation and the decision (never an address, coordinates or amount); a
+    #: recipient's plan created, stepped up (old and new tier, the signals that changed),
+    #: a failed channel replaced by its fallback (from, to, rationale), no fallback left.
+    RISK_ASSESSED = "system:risk:assessed"
+    PLAN_CREATED = "system:plan:created"
+    PLAN_STEPPED_UP = "system:plan:stepped-up"
+    PLAN_FALLBACK = "system:plan:fallback"
+    PLAN_EXHAUSTED = "system:plan:exhausted"

@@ -26,6 +26,8 @@ class Scope(StrEnum):
     SIGNING_VIEW = "signing:view"
     #: Sign as one recipient; the signer still passes every authentication method required.
     SIGNING_SIGN = "signing:sign"
+    #: Verify signed QR codes online (C4): own and partner keys; tenant-neutral.
+    QR_VERIFY = "qr:verify"
 
 
 ALL_SCOPES = frozenset(Scope)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from sealwright.jobs.worker import Worker
 from sealwright.services import checkpoint_job, outbox, reminders
 from sealwright.services.ceremony import SEAL_JOB
+from sealwright.services.channel_flow.flow import DISPATCH as CHANNEL_DISPATCH
+from sealwright.services.channel_flow.flow import ChannelFlow
 from sealwright.services.checkpoint_job import CheckpointJob
 from sealwright.services.reminders import EnvelopeSweep
 from sealwright.services.runtime import Runtime
@@ -29,6 +31,7 @@ def build_worker(rt: Runtime) -> Worker:
             reminders.KIND: sweep.run,
             WEBHOOK_DISPATCH: rt.webhook_dispatcher.run,
             sms_otp.KIND: SmsDelivery(rt).run,
+            CHANNEL_DISPATCH: ChannelFlow(rt).run_dispatch,
         },
         poll=rt.settings.worker_poll_seconds,
     )

@@ -6,6 +6,11 @@ identified and when they signed, and every audit event with the start of its led
 hash, so a reader can find each one in the transparency log. The seal then covers it together
 with the documents.
 
+Each signer who has a signed QR code (``CertificateRecipient.qr``: the CWT/COSE/base45 text
+of docs/assertions.md §5, made by the sealing job) gets it drawn under their block, as
+vector shapes, with a caption saying what it binds and how to check it. The code is drawn
+before sealing, so the seal covers it too.
+
 Inputs are frozen dataclasses filled by the caller from the domain and the ledger; nothing
 here reads storage. Times must be timezone-aware and are printed in UTC.
 """
@@ -30,10 +35,14 @@ from reportlab.platypus import TableStyle as _TableStyle
 
 from sealwright.errors import ValidationError
 from sealwright.sealing._fonts import Fonts, fonts
+from sealwright.sealing.qr_flowable import QrFlowable
 
 TITLE = "Certificate of Completion"
 #: Leaf hashes are shown shortened; 16 hex digits (64 bits) find an event unambiguously.
 LEAF_HASH_DIGITS = 16
+#: Printed size of a signer's QR code: about 0.6 mm per module for the usual ~370
+#: characters (version 11-12), which phone cameras and 150 dpi scans read reliably.
+QR_SIZE = 42 * mm
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,14 @@ class IdentityCheck:
 
 
 @dataclass(frozen=True)
+class CertificateQr:
+    """A signer's signed QR code: its text (``SW1:...``) and when it stops verifying."""
+
+    text: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
 class CertificateRecipient:
     name: str
     email: str
@@ -62,6 +79,7 @@ class CertificateRecipient:
     #: The IP address as the caller chooses to disclose it (clear or hashed).
     ip: str | None = None
     user_agent_hash: str | None = None
+    qr: CertificateQr | None = None
 
 
 @dataclass(frozen=True)
@@ -122,7 +140,10 @@ def render_certificate(cert: CompletionCertificate) -> bytes:
         Paragraph(f"Recipients ({len(cert.recipients)})", styles.heading),
     ]
     for recipient in sorted(cert.recipients, key=lambda r: r.routing_order):
-        story.append(KeepTogether([_recipient(styles, width, recipient), Spacer(1, 3 * mm)]))
+        block: list[Any] = [_recipient(styles, width, recipient)]
+        if recipient.qr is not None:
+            block.append(_qr_block(styles, width, recipient.qr))
+        story.append(KeepTogether([*block, Spacer(1, 3 * mm)]))
     story.append(Paragraph(f"Audit trail ({len(cert.events)} events)", styles.heading))
     story.append(_events(styles, width, cert.events))
     footer = f"{TITLE} · envelope {cert.envelope_id}"
@@ -216,6 +237,28 @@ def _recipient(styles: _Styles, width: float, r: CertificateRecipient) -> Table:
     if r.user_agent_hash is not None:
         rows.append(("User agent (SHA-256)", r.user_agent_hash))
     return _pairs(styles, width, rows)
+
+
+def _qr_block(styles: _Styles, width: float, qr: CertificateQr) -> Table:
+    caption = (
+        "Signed QR code (COSE_Sign1, Ed25519): it binds the original SHA-256 of this "
+        "document to this signer's pseudonymous id. Check it offline with "
+        "<i>sealwright qr verify</i> and the service's public QR key (trust file), or "
+        f"online at the service. Valid until {escape(_time(qr.expires_at))}."
+    )
+    table = Table(
+        [[QrFlowable(qr.text, QR_SIZE), Paragraph(caption, styles.cell)]],
+        colWidths=[QR_SIZE + 4 * mm, width - QR_SIZE - 4 * mm],
+    )
+    table.setStyle(
+        _TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ("BOX", (0, 0), (-1, -1), 0.25, colors.grey),
+            ]
+        )
+    )
+    return table
 
 
 def _events(styles: _Styles, width: float, events: Sequence[CertificateEvent]) -> Table:

@@ -30,9 +30,16 @@ from sealwright.domain.envelopes import (
 )
 from sealwright.domain.events import EventTag
 from sealwright.domain.signature import MEANING, SignatureInput
-from sealwright.errors import AuthenticationFailed, Conflict, StepUpRequired, ValidationError
+from sealwright.errors import (
+    AuthenticationFailed,
+    Conflict,
+    StepUpRequired,
+    ValidationError,
+    VerificationRequired,
+)
 from sealwright.identity.secrets import new_token, token_digest
 from sealwright.keys.aead import encrypt_bytes
+from sealwright.services.channel_flow.flow import ChannelFlow
 from sealwright.services.envelopes import EnvelopeService
 from sealwright.services.runtime import Runtime
 from sealwright.services.signer_audit import (
@@ -298,6 +305,7 @@ class CeremonyService:
         state = self.auth_state(session, ctx)
         max_age = self.max_auth_age(ctx.envelope)
         self.require_fresh(session, ctx, state, now, max_age)
+        channels = self.require_channels(session, ctx)
         fields = self.my_fields(session, ctx)
         filled: dict[str, str] = {}
         for f in fields:
@@ -360,6 +368,7 @@ class CeremonyService:
                     for m, at, age in state.evidence(now)
                 ],
                 "max_auth_age_seconds": max_age,
+                **({"verifications": channels} if channels else {}),
                 "session": ctx.session_ref,
                 "consent_at": rfc3339(ctx.session.consent_at) if ctx.session.consent_at else None,
             },
@@ -388,6 +397,28 @@ class CeremonyService:
             },
         )
         raise StepUpRequired()
+
+    def require_channels(self, session: Session, ctx: SignerContext) -> list[dict[str, str]]:
+        """No signature while a required out-of-band channel is unpassed (C); otherwise the
+        passed runs' assertions, which the signature event names."""
+        flow = ChannelFlow(self.rt)
+        missing = flow.unpassed(session, ctx.recipient)
+        if missing:
+            record(
+                self.rt,
+                session,
+                ctx.envelope,
+                ctx.recipient,
+                EventTag.SIGN_BLOCKED,
+                {"channels": list(missing), "session": ctx.session_ref},
+            )
+            raise VerificationRequired(missing)
+        passed = [
+            r
+            for r in flow.latest(session, ctx.recipient).values()
+            if r.status == "passed" and r.assertion_id
+        ]
+        return [{"channel": r.channel, "assertion": str(r.assertion_id)} for r in passed]
 
     def decline(self, session: Session, ctx: SignerContext, reason: str) -> None:
         self.require_verified(session, ctx)

@@ -143,12 +143,26 @@ def trust_store(rt: Runtime) -> TrustStore:
         pdf_roots=(rt.pki.ca_pem.decode(),),
         tsa_roots=tuple(c.public_bytes(Encoding.PEM).decode() for c in rt.tsa.trust_roots),
         assertion_keys=_keys(rt.channel_keys.assertions.public_jwks()),
-        qr_keys=_keys(rt.channel_keys.qr.public_jwks()),
+        # Own QR keys and the configured partners' (services/qr_partners.py): the codes
+        # the online verifier accepts are the codes an offline verifier accepts.
+        qr_keys=_keys(rt.channel_keys.qr.public_jwks()) + _partner_keys(rt),
     )
 
 
 def _keys(jwks: dict[str, list[dict[str, str]]]) -> tuple[ManifestKey, ...]:
     return tuple(ManifestKey.from_jwk(jwk) for jwk in jwks["keys"])
+
+
+def _partner_keys(rt: Runtime) -> tuple[ManifestKey, ...]:
+    from sealwright.keys.signing import jwk_thumbprint
+    from sealwright.services.qr_partners import load_partner_keys
+
+    own = {k.public_key.public_bytes_raw() for k in rt.channel_keys.qr.keys}
+    return tuple(
+        ManifestKey(kid=f"partner-{jwk_thumbprint(k)}", public_key=k.public_bytes_raw())
+        for k in load_partner_keys(rt.settings)
+        if k.public_bytes_raw() not in own
+    )
 
 
 def _assertions(session: Session, entries: tuple[LedgerEntry, ...]) -> tuple[BundleAssertion, ...]:

@@ -39,8 +39,11 @@ from sealwright.domain.events import EventTag
 from sealwright.errors import ValidationError
 from sealwright.services.audit import LEDGER_LOCK_ID
 from sealwright.services.ceremony import CeremonyService
+from sealwright.services.channel_flow.flow import ChannelFlow
+from sealwright.services.channel_flow.video_store import purge_expired_videos
 from sealwright.services.envelopes import EnvelopeService
 from sealwright.services.runtime import Runtime
+from sealwright.services.token_state import purge_expired
 from sealwright.storage.models import Envelope, Recipient, RecipientReminder
 
 KIND = "envelopes.sweep"
@@ -119,6 +122,11 @@ class EnvelopeSweep:
         with self.rt.db.transaction() as session:
             self.schedule(session)
         self.sweep()
+        with self.rt.db.transaction() as session:  # channel runs past their TTL (C)
+            ChannelFlow(self.rt).expire_due(session, self.rt.clock.now())
+        with self.rt.db.transaction() as session:  # spent tokens no longer worth keeping
+            purge_expired(session, self.rt.clock.now())
+        purge_expired_videos(self.rt)  # recordings past their retention (C3)
 
     def schedule(self, session: Session) -> None:
         """Enqueue the sweep for the next time slot (idempotent per slot)."""

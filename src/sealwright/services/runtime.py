@@ -13,6 +13,7 @@ import structlog
 from cryptography import x509
 
 from sealwright.channels.keys import ChannelKeys
+from sealwright.channels.port import VerificationChannel
 from sealwright.clock import Clock, Random, SystemClock, SystemRandom
 from sealwright.config import Settings
 from sealwright.errors import ConfigurationError
@@ -28,6 +29,7 @@ from sealwright.keys.signing import SigningKeys
 from sealwright.ledger.checkpoint import NoteSigner
 from sealwright.mail.capture import CaptureSmtpServer
 from sealwright.mail.sender import Mailer, SmtpMailer
+from sealwright.risk.policy import Policy, load_configured_policy
 from sealwright.sealing.pki import LocalPki
 from sealwright.sealing.timestamps import TimestampAuthority, http_tsa, local_tsa
 from sealwright.services.audit import AuditLog
@@ -76,6 +78,8 @@ class Runtime:
     webhook_endpoints: EndpointService
     #: Out-of-band verification (C): assertion and QR signing keys, k_pin, pseudonym key.
     channel_keys: ChannelKeys
+    #: The declarative risk policy (D3), checked at start: an invalid file stops start-up.
+    risk_policy: Policy
     mail_capture: CaptureSmtpServer | None = None
     #: The identity provider signers may log in at (the ``oidc`` method), when configured.
     signer_oidc: OidcClient | None = None
@@ -84,6 +88,8 @@ class Runtime:
     worker: Worker | None = field(default=None)
     #: Set by ``jobs.handlers.build_worker`` where a worker runs (its delivery threads).
     webhook_dispatcher: WebhookDispatcher | None = field(default=None)
+    #: Out-of-band channels by name, built on first use (services/channel_flow/flow.py).
+    verification_channels: dict[str, VerificationChannel] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -97,6 +103,7 @@ class Runtime:
     ) -> Runtime:
         clock = clock or SystemClock()
         random = random or SystemRandom()
+        risk_policy = load_configured_policy(settings)  # before anything is created
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = make_engine(settings.sqlalchemy_url)
         upgrade(engine)
@@ -178,6 +185,7 @@ class Runtime:
                 resolver=resolve_webhook_host,
             ),
             channel_keys=ChannelKeys.open(keys_dir, random),
+            risk_policy=risk_policy,
             mail_capture=capture,
             signer_oidc=signer_oidc_client(settings, clock),
             sms=sms_gateway(settings, clock, random),

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import timedelta
 from typing import Any, cast
 
 import structlog
 from sqlalchemy.orm import Session
 
+from sealwright.channels.pseudonym import recipient_pseudonym
+from sealwright.channels.qr import QrClaims, encode_qr
 from sealwright.clock import parse_rfc3339
 from sealwright.domain.events import EventTag
 from sealwright.errors import TimestampUnavailable
@@ -23,6 +26,7 @@ from sealwright.mail.message import MailMessage
 from sealwright.sealing.certificate import (
     CertificateDocument,
     CertificateEvent,
+    CertificateQr,
     CertificateRecipient,
     CompletionCertificate,
     IdentityCheck,
@@ -95,7 +99,7 @@ class SealingJob:
                 b"".join(rt.blobs.get(doc.blob_key)), keyring=rt.keyring, aad=document_aad(doc.id)
             )
             stamps = self._stamps(session, doc)
-            certificate = self._certificate(session, env)
+            certificate = self._certificate(session, env, doc)
         stamped = apply_fields(original, stamps)
         with_certificate = append_pages(stamped, render_certificate(certificate))
         sealed = seal_pdf(
@@ -199,7 +203,29 @@ class SealingJob:
         )
         return data
 
-    def _certificate(self, session: Session, env: Envelope) -> CompletionCertificate:
+    def _qr(self, env: Envelope, doc: Document, r: Recipient) -> CertificateQr | None:
+        """The signer's signed QR code for this document (docs/assertions.md §5): docHash is
+        the document as received, signerIdHash the recipient's pseudonym. Long-lived by
+        design (``qr_certificate_ttl_days``): it must verify as long as the contract matters."""
+        if r.role != "signer" or r.status != "signed":
+            return None
+        rt = self.rt
+        now = rt.clock.now()
+        expires = now + timedelta(days=rt.settings.qr_certificate_ttl_days)
+        claims = QrClaims(
+            issuer=rt.settings.log_origin,
+            doc_hash=bytes.fromhex(doc.sha256),
+            signer_id_hash=bytes.fromhex(
+                recipient_pseudonym(rt.channel_keys.pseudonym_key, env.tenant_id, r.id)
+            ),
+            iat=int(now.timestamp()),
+            exp=int(expires.timestamp()),
+            nonce=rt.random.token_bytes(16),
+        )
+        text = encode_qr(claims, rt.channel_keys.qr.private_key_for_current())
+        return CertificateQr(text=text, expires_at=expires)
+
+    def _certificate(self, session: Session, env: Envelope, doc: Document) -> CompletionCertificate:
         events = self.rt.audit.envelope_events(session, env.id)
         parsed = [json.loads(e.leaf) for e in events]
         checks: dict[str, list[IdentityCheck]] = {}
@@ -232,6 +258,7 @@ class SealingJob:
                     identity_checks=tuple(checks.get(r.id, ())),
                     signed_at=r.signed_at,
                     meaning=("Signer — approval" if r.role == "signer" else None),
+                    qr=self._qr(env, doc, r),
                 )
                 for r in recipients
             ),

@@ -10,13 +10,16 @@ request, by primary key:
 - ``used_token_ids``: a single-use token's ``jti`` is inserted when it is used; a second
   insert is a replay. DPoP proofs' ``jti``s go there too (``DatabaseReplayCache``), so a
   proof replayed to another API process is refused as well.
+
+Rows of both tables are purged an hour past their expiry by the sweep job.
 """
 
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -77,6 +80,21 @@ def record_delegation(session: Session, child: AccessToken) -> None:
 
 def _at(unix: int) -> datetime:
     return datetime.fromtimestamp(unix, UTC)
+
+
+#: Kept this long past their expiry: a token or proof so old is refused by its time checks
+#: on any host whose clock is not an hour off.
+PURGE_MARGIN = timedelta(hours=1)
+
+
+def purge_expired(session: Session, now: datetime) -> int:
+    """Delete spent-token and delegation rows that can no longer matter (the sweep job)."""
+    cutoff = now - PURGE_MARGIN
+    purged = 0
+    for model in (UsedTokenId, DelegatedToken):
+        result = session.execute(delete(model).where(model.expires_at < cutoff))
+        purged += int(getattr(result, "rowcount", 0) or 0)
+    return purged
 
 
 class DatabaseReplayCache:

@@ -17,8 +17,8 @@ as against Twilio:
 Failure injection, per destination number or with a probability: invalid number (21211),
 unreachable handset (30003), carrier violation (30007), HTTP 500, slow answer.
 
-The server is organised in parts (``MessagesPart``), each adding its routes, so that voice
-calls can join as another part without touching the messages code.
+The server is organised in parts, each adding its routes: ``MessagesPart`` here, and
+``VoicePart`` (``simulators/voice.py``: the Calls API, TwiML, a simulated handset).
 """
 
 from __future__ import annotations
@@ -207,6 +207,9 @@ class CarrierSimulator:
         self._seq = itertools.count()
         self._http: httpx.Client | None = None
         self.messages = MessagesPart(self)
+        from sealwright.simulators.voice import VoicePart  # it imports this module's types
+
+        self.voice = VoicePart(self)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -234,8 +237,8 @@ class CarrierSimulator:
         for thread in self._threads:
             thread.start()
         _log.warning(
-            "DEVELOPMENT CARRIER SIMULATOR: SMS sent to it reach NO phone; they are kept in "
-            "memory for developers and tests to read. Do not use in production.",
+            "DEVELOPMENT CARRIER SIMULATOR: SMS and calls sent to it reach NO phone; they are "
+            "kept in memory for developers and tests to read. Do not use in production.",
             url=self.base_url,
         )
         return self
@@ -334,6 +337,20 @@ class CarrierSimulator:
         except httpx.HTTPError as exc:
             return None, type(exc).__name__
         return response.status_code, None
+
+    def post_signed_text(
+        self, url: str, params: dict[str, str]
+    ) -> tuple[int | None, str | None]:
+        """POST a signed form and return the answer's status and text (a TwiML fetch)."""
+        signature = twilio_signature(self.auth_token, url, params)
+        http = self._http
+        if http is None:
+            return None, None
+        try:
+            response = http.post(url, data=params, headers={"X-Twilio-Signature": signature})
+        except httpx.HTTPError:
+            return None, None
+        return response.status_code, response.text
 
     def _run_schedule(self) -> None:
         while not self.stopping.is_set():

@@ -521,3 +521,114 @@ class VerificationAssertion(Base):
     #: The compact JWS; the ledger holds its SHA-256.
     compact: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
+
+
+class ChannelVerification(Base):
+    """One run of an out-of-band verification channel for a recipient (C1-C7): started,
+    then completed by the signer's evidence, a carrier's callback or a reviewer's decision.
+    A final result is a signed assertion (``assertion_id``); ``state`` is the channel's own
+    (channels/port.py), never a PIN or code in clear."""
+
+    __tablename__ = "channel_verifications"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    envelope_id: Mapped[str] = mapped_column(ForeignKey("envelopes.id"), index=True)
+    recipient_id: Mapped[str] = mapped_column(ForeignKey("recipients.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    #: The challenge nonce (16 random bytes) every binding of this run uses.
+    nonce: Mapped[bytes] = mapped_column(LargeBinary)
+    #: pending | passed | failed | expired | locked | escalated | superseded
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    state: Mapped[dict[str, Any]]
+    #: What the signer's page shows (channels/port.py Challenge.display).
+    display: Mapped[dict[str, Any]]
+    #: The signer session that started it (null when an operator did, e.g. assistance).
+    session_hash: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+    #: Who completed it: ``signer``, ``carrier``, ``operator:<id>``, ``system``.
+    completed_by: Mapped[str | None] = mapped_column(String(80))
+    assertion_id: Mapped[str | None] = mapped_column(String(32))
+
+
+class VideoRecording(Base):
+    """One capture uploaded to a video verification run (C3): encrypted in the blob store
+    under its own data key (wrapped by the keyring), kept until ``delete_after``. The
+    fingerprint (per-frame average hashes) is kept only for accepted captures, to refuse a
+    replay; it goes when the recording does."""
+
+    __tablename__ = "video_recordings"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    verification_id: Mapped[str] = mapped_column(
+        ForeignKey("channel_verifications.id"), index=True
+    )
+    envelope_id: Mapped[str] = mapped_column(ForeignKey("envelopes.id"), index=True)
+    #: uploading | stored | accepted | rejected | deleted
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    blob_key: Mapped[str] = mapped_column(String(200))
+    kek_id: Mapped[str] = mapped_column(String(255))
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    chunks: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(BigInteger)
+    content_type: Mapped[str] = mapped_column(String(40))
+    #: SHA-256 hex of the plaintext; vid_hash = SHA-256(plaintext || nonce).
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    vid_hash: Mapped[str | None] = mapped_column(String(64))
+    fingerprint: Mapped[list[int] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    delete_after: Mapped[datetime] = mapped_column(index=True)
+    deleted_at: Mapped[datetime | None]
+
+
+class VerificationPlan(Base):
+    """The risk orchestrator's plan for one risk-based recipient (D4, ``risk/plan.py``):
+    the state machine's current value; every transition is also a ledger event."""
+
+    __tablename__ = "verification_plans"
+    recipient_id: Mapped[str] = mapped_column(ForeignKey("recipients.id"), primary_key=True)
+    envelope_id: Mapped[str] = mapped_column(ForeignKey("envelopes.id"), index=True)
+    #: assessed | in-progress | satisfied | stepped-up | fallback | exhausted
+    state: Mapped[str] = mapped_column(String(20))
+    plan: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class SignerObservation(Base):
+    """The request signals of a recipient when its address, country or device changed
+    (D1, D4): pseudonymous -- the address is an HMAC under the service's pepper."""
+
+    __tablename__ = "signer_observations"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    recipient_id: Mapped[str] = mapped_column(ForeignKey("recipients.id"), index=True)
+    #: ``services.signer_auth.policy.signer_identity`` (tenant + email, hashed).
+    identity: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime]
+    ip_ref: Mapped[str | None] = mapped_column(String(64))
+    country: Mapped[str | None] = mapped_column(String(2))
+    #: Rounded to 0.1 degree (about 11 km): enough for impossible travel.
+    lat: Mapped[float | None]
+    lon: Mapped[float | None]
+    device_id: Mapped[str | None] = mapped_column(String(64))
+    #: SHA-256 of the user agent and accept-language.
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
+
+
+class FaceTemplate(Base):
+    """A signer identity's enrolled face template (C3's optional match,
+    ``liveness/template.py``): ``encrypt_bytes`` under the keyring with an aad naming the
+    identity, never in the clear; from the first passing video capture, kept like the
+    recordings (``delete_after``), then deleted by the sweep."""
+
+    __tablename__ = "face_templates"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    #: ``services.signer_auth.policy.signer_identity`` (tenant + email, hashed).
+    identity: Mapped[str] = mapped_column(String(64), unique=True)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    #: The run and the recording it was enrolled from.
+    verification_id: Mapped[str] = mapped_column(
+        ForeignKey("channel_verifications.id"), index=True
+    )
+    recording_id: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    delete_after: Mapped[datetime] = mapped_column(index=True)

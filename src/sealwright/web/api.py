@@ -109,6 +109,8 @@ def envelope_out(session: Session, env: Envelope) -> EnvelopeOut:
                 signed_at=r.signed_at,
                 auth_methods=[m.value for m in RecipientAuth.from_json(r.auth).methods],
                 phone=RecipientAuth.from_json(r.auth).phone,
+                verification_channels=list(RecipientAuth.from_json(r.auth).channels),
+                risk_based=RecipientAuth.from_json(r.auth).risk_based,
             )
             for r in EnvelopeService.recipients(session, env.id)
         ],
@@ -195,7 +197,9 @@ async def create_envelope(
                         r.auth_methods,
                         phone=r.phone,
                         access_code=r.access_code,
+                        channels=r.verification_channels,
                         who=f"recipient {n}",
+                        risk_based=r.risk_based,
                     ),
                 )
                 for n, r in enumerate(body.recipients, start=1)

@@ -24,6 +24,7 @@ from sealwright.web import (
     problems,
     rate_limits,
     signer,
+    signer_pages,
 )
 from sealwright.web import console as operator_console
 from sealwright.web.auth import redact_path
@@ -64,14 +65,28 @@ def create_app(rt: Runtime, *, start_worker: bool | None = None) -> FastAPI:
     app.include_router(webhooks_router)
     app.include_router(signer.router)
     app.include_router(embedded.router)
+    from sealwright.web import qr_api, signer_device  # signed QR codes (C4)
+
+    qr_api.install(app, rt)
+    app.include_router(signer_device.router)
+    from sealwright.web import signer_phone  # phone callback (C1): carrier callbacks
+
+    app.include_router(signer_phone.router)
+    from sealwright.web import signer_video  # video verification (C3): consent, upload
+
+    app.include_router(signer_video.router)
     operator_console.install(app)
     carrier_simulator = rt.sms is not None and rt.sms.simulator is not None
     if rt.mail_capture is not None or carrier_simulator:
         app.include_router(dev.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     rate_limits.install(app, rt)
+    signer_pages.install_device_cookie(app, rt)  # sw_device: risk signals (D4)
 
     health.install(app, rt)
+    from sealwright.web import metrics  # GET /metrics, Prometheus (G5)
+
+    metrics.install(app, rt)
 
     @app.middleware("http")
     async def security_headers(request, call_next):  # type: ignore[no-untyped-def]

@@ -246,12 +246,13 @@ def envelope_for(
     return env
 
 
-_LINK = re.compile(r"^/sign/[^/]+")
+_LINK = re.compile(r"^/(sign|s/device)/[^/]+")
 
 
 def redact_path(path: str) -> str:
-    """Paths carry one-time link tokens (``/sign/<token>``): never log or record them."""
-    return _LINK.sub("/sign/<redacted>", path)
+    """Paths carry one-time link tokens (``/sign/<token>``, the second device's
+    ``/s/device/<token>``): never log or record them."""
+    return _LINK.sub(lambda m: f"/{m.group(1)}/<redacted>", path)
 
 
 def _denial(request: Request, reason: str, target: str | None) -> dict[str, str]:

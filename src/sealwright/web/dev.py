@@ -13,10 +13,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from sealwright.errors import NotFound
 from sealwright.services.runtime import Runtime
 from sealwright.simulators.carrier import CarrierSimulator
+from sealwright.web import dev_calls
 from sealwright.web.auth import runtime
 from sealwright.web.signer import templates
 
 router = APIRouter(prefix="/dev", include_in_schema=False)
+router.include_router(dev_calls.router)  # /dev/calls: the simulator's phone calls
 
 
 def _capture(rt: Runtime):  # type: ignore[no-untyped-def]

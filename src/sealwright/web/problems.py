@@ -20,6 +20,7 @@ from sealwright.errors import (
     SealwrightError,
     TimestampUnavailable,
     ValidationError,
+    VerificationRequired,
 )
 
 PROBLEM_BASE = "https://sealwright.invalid/problems/"
@@ -32,6 +33,7 @@ _STATUS: list[tuple[type[SealwrightError], int, str]] = [
     (PermissionDenied, 403, "Forbidden"),
     (NotFound, 404, "Not found"),
     (Conflict, 409, "Conflict"),
+    (VerificationRequired, 409, "Verification required"),
     (RateLimited, 429, "Too many requests"),
     (TimestampUnavailable, 503, "Timestamp authority unavailable"),
     (LedgerInconsistent, 500, "The audit ledger failed an integrity check"),

@@ -9,6 +9,7 @@ not be able to grow the audit log at the flooder's pace.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request
@@ -19,14 +20,21 @@ from sealwright.domain.events import EventTag
 from sealwright.services.runtime import Runtime
 from sealwright.services.throttle import RATE_WINDOW, Throttle
 from sealwright.web.auth import UNATTRIBUTED, redact_path
+from sealwright.web.client_address import client_ip
 from sealwright.web.problems import problem
 
 #: Unauthenticated entry points that write a row or an event per request share one limit.
 _SIGNER_PREFIXES = ("/sign/", "/s/", "/embedded/", "/console/login/start", "/console/callback")
 _TOKEN_PATH = "/oauth/token"  # noqa: S105 -- a path, not a secret
+#: A carrier's signed callbacks (voice TwiML, gather and status; SMS delivery reports) come
+#: from a few carrier addresses at the carrier's pace: a per-IP limit would throttle every
+#: signer's call at once. Each is refused (403, audited) unless X-Twilio-Signature checks.
+_CARRIER = re.compile(r"/s/voice/[0-9a-f]{32}/(?:twiml|spoken|gather|status)|/s/sms/status/[^/]+")
 
 
 def _limit_for(rt: Runtime, path: str) -> tuple[str, int] | None:
+    if _CARRIER.fullmatch(path):
+        return None
     if path == _TOKEN_PATH:
         return "rate:token", rt.settings.token_rate_limit
     if path.startswith(_SIGNER_PREFIXES):
@@ -56,7 +64,7 @@ def install(app: FastAPI, rt: Runtime) -> None:
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         limited = _limit_for(rt, request.url.path)
-        ip = request.client.host if request.client else ""
+        ip = client_ip(request)
         if limited is not None and ip:
             scope, limit = limited
             ok = await run_in_threadpool(count_request, rt, scope, limit, ip, request.url.path)

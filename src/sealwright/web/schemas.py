@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from sealwright.domain.envelopes import FieldKind, RecipientRole
 from sealwright.services.signer_auth.policy import Method as SignerAuthMethod
+
+#: services/signer_auth/policy.py CHANNELS (a test keeps the two equal).
+VerificationChannelName = Literal[
+    "phone-callback", "sms-otp", "qr-device", "video", "manual-review"
+]
 
 
 class Strict(BaseModel):
@@ -30,10 +36,17 @@ class RecipientIn(Strict):
     routing_order: int = Field(default=1, ge=1, le=100)
     #: All of these must be passed before signing (default: email-otp alone).
     auth_methods: list[SignerAuthMethod] | None = Field(default=None, min_length=1, max_length=6)
-    #: E.164, for sms-otp.
+    #: Out-of-band channels (C) that must be passed before signing, each ending in a signed
+    #: assertion: phone-callback, sms-otp, qr-device, video, manual-review.
+    verification_channels: list[VerificationChannelName] | None = Field(default=None, max_length=5)
+    #: E.164, for sms-otp (method or channel) and phone-callback: the number is the
+    #: sender's, never one typed by the signer.
     phone: str | None = Field(default=None, max_length=16)
     #: For access-code: given to the recipient out of band; stored only as an scrypt hash.
     access_code: str | None = Field(default=None, max_length=128)
+    #: Let the risk orchestrator (D4) add channels from the risk score and the policy,
+    #: fall back when one fails and step up when signals change (docs/orchestrator.md).
+    risk_based: bool = False
 
 
 class RemindersIn(Strict):
@@ -101,6 +114,8 @@ class RecipientOut(BaseModel):
     signed_at: datetime | None
     auth_methods: list[str] = Field(default_factory=lambda: ["email-otp"])
     phone: str | None = None
+    verification_channels: list[str] = Field(default_factory=list)
+    risk_based: bool = False
 
 
 class FieldOut(BaseModel):

@@ -22,7 +22,12 @@ class BackgroundServer:
         self.host = host
         self.port = port or free_port(host)
         config = uvicorn.Config(
-            app, host=self.host, port=self.port, log_level="warning", lifespan="on"
+            app,
+            host=self.host,
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+            proxy_headers=False,  # web/client_address.py decides, from trusted_proxies
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(

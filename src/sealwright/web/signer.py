@@ -10,7 +10,7 @@ verification shows the "verify again" page (step-up) instead of signing.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -26,13 +26,17 @@ from sealwright.errors import (
     SealwrightError,
     StepUpRequired,
     ValidationError,
+    VerificationRequired,
 )
 from sealwright.keys.aead import decrypt_bytes, decrypt_stream
 from sealwright.sealing.preview import render_page_png
 from sealwright.services.ceremony import CeremonyService
+from sealwright.services.channel_flow.flow import ChannelFlow
 from sealwright.services.envelopes import document_aad
+from sealwright.services.orchestrator import Orchestrator
 from sealwright.services.signer_audit import SignerContext
-from sealwright.web import signer_methods, signer_sms
+from sealwright.services.signer_auth.policy import RecipientAuth
+from sealwright.web import signer_channels, signer_methods, signer_sms
 from sealwright.web.signer_pages import (
     COOKIE,
     METHOD_LABELS,
@@ -41,7 +45,9 @@ from sealwright.web.signer_pages import (
     client_ip,
     denied,
     next_url,
+    observing,
     page,
+    request_signals,
     same_origin,
     set_session_cookie,
     signer,
@@ -54,6 +60,7 @@ __all__ = ["COOKIE", "router", "templates"]
 router = APIRouter(include_in_schema=False)
 router.include_router(signer_methods.router)
 router.include_router(signer_sms.router)
+router.include_router(signer_channels.router)
 
 DISCLOSURE = (
     "By continuing you agree to use electronic records and signatures for this transaction "
@@ -196,6 +203,7 @@ def _review_context(service: CeremonyService, db: Session, ctx: SignerContext) -
         "meaning": MEANING,
         "recipient_status": ctx.recipient.status,
         "envelope_status": ctx.envelope.status,
+        "channels_pending": list(ChannelFlow(service.rt).unpassed(db, ctx.recipient)),
     }
 
 
@@ -210,7 +218,7 @@ def review(request: Request, rt: RuntimeDep) -> Response:
         return page
 
     try:
-        page = _signer(rt, request, load)
+        page = _signer(rt, request, observing(request, load))
     except AuthenticationFailed:
         return _denied(request)
     except Conflict:
@@ -303,9 +311,12 @@ async def sign(request: Request, rt: RuntimeDep) -> Response:
         s.sign(db, c, values=values, signature=signature)
 
     try:
+        await run_in_threadpool(_signer, rt, request, _risk_look(request, signature))
         await run_in_threadpool(_signer, rt, request, act)
     except StepUpRequired:
         return await run_in_threadpool(_step_up_page, request, rt)
+    except VerificationRequired:
+        return RedirectResponse("/s/channels", status_code=303)
     except AuthenticationFailed:
         return _denied(request)
     except SealwrightError as exc:
@@ -314,6 +325,30 @@ async def sign(request: Request, rt: RuntimeDep) -> Response:
         )
         return _page(request, "review.html", status=400, error=str(exc), **page)
     return RedirectResponse("/s/done", status_code=303)
+
+
+def _risk_look(
+    request: Request, signature: SignatureInput
+) -> Callable[[CeremonyService, Session, SignerContext], None]:
+    """The orchestrator's look at "sign" (D4): the drawing's motion feeds the score, so a
+    bot-like signature can raise the tier, and ``sign`` then finds channels outstanding."""
+    info = request_signals(request)
+
+    def look(s: CeremonyService, db: Session, c: SignerContext) -> None:
+        if not RecipientAuth.from_json(c.recipient.auth).risk_based:
+            return
+        motion = None
+        if signature.kind == "drawn" and signature.strokes:
+            from sealwright.risk.motion import assess as motion_of
+
+            try:  # a drawing sign() will refuse anyway is not scored
+                signature.validate()
+                motion = motion_of(signature.strokes)
+            except (ValidationError, ValueError, TypeError):
+                motion = None
+        Orchestrator(s.rt).observe(db, c, info, motion=motion)
+
+    return look
 
 
 def _step_up_page(request: Request, rt: RuntimeDep) -> Response:

@@ -4,23 +4,28 @@ is refused (one opaque "not valid" page, a lock-out page, a "verify again" page)
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
 from sealwright.services.ceremony import CeremonyService
+from sealwright.services.orchestrator import Orchestrator, RequestSignals
 from sealwright.services.runtime import Runtime
 from sealwright.services.signer_audit import SignerContext
 from sealwright.services.signer_auth.policy import Method
 from sealwright.services.signer_auth.step_up import AuthState
 from sealwright.web.auth import deny, runtime
+from sealwright.web.client_address import client_ip as client_ip
 
 COOKIE = "sw_signer"
+DEVICE_COOKIE = "sw_device"
+_DEVICE = re.compile(r"[0-9a-f]{32}")
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
 T = TypeVar("T")
@@ -69,8 +74,64 @@ def json_refusal(status: int, retry_after: int | None = None) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else ""
+def device_id(request: Request) -> str | None:
+    """The ``sw_device`` cookie (a random id, D1 device novelty), or the one just minted
+    for this response by :func:`install_device_cookie`."""
+    found = request.cookies.get(DEVICE_COOKIE, "")
+    if _DEVICE.fullmatch(found):
+        return found
+    minted = getattr(request.state, "device_id", None)
+    return minted if isinstance(minted, str) else None
+
+
+def request_signals(request: Request) -> RequestSignals:
+    return RequestSignals(
+        ip=client_ip(request) or None,
+        user_agent=request.headers.get("user-agent", "")[:500],
+        accept_language=request.headers.get("accept-language", "")[:200],
+        device_id=device_id(request),
+    )
+
+
+def install_device_cookie(app: FastAPI, rt: Runtime) -> None:
+    """Signer pages without a valid ``sw_device`` cookie get one (path /s, HttpOnly,
+    SameSite=Strict, a year): the id is minted before the page runs, so the page's risk
+    observation already uses it."""
+
+    @app.middleware("http")
+    async def device_cookie(request: Request, call_next: Any) -> Response:
+        if not request.url.path.startswith("/s/") or _DEVICE.fullmatch(
+            request.cookies.get(DEVICE_COOKIE, "")
+        ):
+            response: Response = await call_next(request)
+            return response
+        minted = rt.random.token_bytes(16).hex()
+        request.state.device_id = minted
+        response = await call_next(request)
+        response.set_cookie(
+            DEVICE_COOKIE,
+            minted,
+            httponly=True,
+            samesite="strict",
+            path="/s",
+            secure=rt.settings.public_url.startswith("https"),
+            max_age=365 * 86400,
+        )
+        return response
+
+
+def observing(
+    request: Request, fn: Callable[[CeremonyService, Session, SignerContext], T]
+) -> Callable[[CeremonyService, Session, SignerContext], T]:
+    """``fn`` preceded by the risk orchestrator's look at this request (D4; a no-op for
+    recipients that are not risk-based)."""
+    info = request_signals(request)
+
+    def run(s: CeremonyService, db: Session, c: SignerContext) -> T:
+        Orchestrator(s.rt).observe(db, c, info)
+        return fn(s, db, c)
+
+    return run
 
 
 def same_origin(request: Request, rt: Runtime) -> bool:

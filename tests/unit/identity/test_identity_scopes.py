@@ -20,6 +20,7 @@ def test_the_scope_vocabulary() -> None:
         "webhooks:write",
         "signing:view",
         "signing:sign",
+        "qr:verify",
     }
     assert isinstance(ALL_SCOPES, frozenset)
 
@@ -66,7 +67,7 @@ def test_format_is_sorted_and_space_separated() -> None:
     )
     assert format_scopes(ALL_SCOPES) == (
         "envelopes:read envelopes:send envelopes:void envelopes:write evidence:read "
-        "signing:sign signing:view webhooks:read webhooks:write"
+        "qr:verify signing:sign signing:view webhooks:read webhooks:write"
     )
     assert format_scopes(frozenset()) == ""
 

@@ -139,7 +139,7 @@ def test_issued_token_layout(service: TokenService) -> None:
         "aud": "sealwright-api",
         "tenant": "t",
         "scope": "envelopes:read envelopes:send envelopes:void envelopes:write evidence:read "
-        "signing:sign signing:view webhooks:read webhooks:write",
+        "qr:verify signing:sign signing:view webhooks:read webhooks:write",
         "iat": T0,
         "nbf": T0,
         "exp": T0 + TTL,

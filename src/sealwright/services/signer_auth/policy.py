@@ -29,6 +29,11 @@ class Method(StrEnum):
 
 
 DEFAULT_METHODS = (Method.EMAIL_OTP,)
+#: Out-of-band verification channels (C) a recipient may be required to pass before
+#: signing, in addition to the methods: each run ends in a signed assertion.
+CHANNELS = ("phone-callback", "sms-otp", "qr-device", "video", "manual-review")
+#: Channels that reach the signer on the phone number the *sender* put on file.
+PHONE_CHANNELS = frozenset({"phone-callback", "sms-otp"})
 #: Methods a signer can pass without anything enrolled beforehand. TOTP and passkeys are
 #: enrolled in a session that already passed one of these, so they need a companion.
 BOOTSTRAP = frozenset({Method.EMAIL_OTP, Method.SMS_OTP, Method.OIDC, Method.ACCESS_CODE})
@@ -40,12 +45,15 @@ ACCESS_CODE_LENGTH = (6, 128)
 @dataclass(frozen=True, slots=True)
 class RecipientAuth:
     """All of ``methods`` must be passed (in one signer session) before the recipient may
-    consent, review and sign."""
+    consent and review; all of ``channels`` (out-of-band, C) before they may sign."""
 
     methods: tuple[Method, ...] = DEFAULT_METHODS
     phone: str | None = None
     #: scrypt (identity/secrets.py) of the access code the sender gives out of band.
     access_code_hash: str | None = None
+    channels: tuple[str, ...] = ()
+    #: The risk orchestrator (D4) adds channels from the score (docs/orchestrator.md).
+    risk_based: bool = False
 
     @classmethod
     def build(
@@ -54,20 +62,31 @@ class RecipientAuth:
         *,
         phone: str | None = None,
         access_code: str | None = None,
+        channels: Sequence[str] | None = None,
         who: str = "recipient",
+        risk_based: bool = False,
     ) -> RecipientAuth:
         """Validate what a sender asked for; hashes the access code (never kept in clear)."""
         chosen = _methods(methods, who)
-        if Method.SMS_OTP in chosen:
+        oob = _channels(channels, who)
+        phone_needed = [m.value for m in chosen if m is Method.SMS_OTP] + [
+            c for c in oob if c in PHONE_CHANNELS
+        ]
+        if phone_needed or (risk_based and phone):
             if not phone:
-                raise ValidationError(f"{who}: sms-otp needs a phone number in E.164 form")
+                raise ValidationError(
+                    f"{who}: {phone_needed[0]} needs a phone number in E.164 form"
+                )
             if not E164.fullmatch(phone):
                 raise ValidationError(
                     f"{who}: the phone number must be in E.164 form (+ and 7 to 15 digits, "
                     "e.g. +447700900123)"
                 )
         elif phone:
-            raise ValidationError(f"{who}: a phone number is only used with sms-otp")
+            raise ValidationError(
+                f"{who}: a phone number is only used with sms-otp, phone-callback or "
+                "risk_based"
+            )
         code_hash = None
         if Method.ACCESS_CODE in chosen:
             if access_code is None:
@@ -81,7 +100,13 @@ class RecipientAuth:
             code_hash = hash_secret(access_code)
         elif access_code is not None:
             raise ValidationError(f"{who}: an access code is only used with access-code")
-        return cls(methods=chosen, phone=phone, access_code_hash=code_hash)
+        return cls(
+            methods=chosen,
+            phone=phone,
+            access_code_hash=code_hash,
+            channels=oob,
+            risk_based=risk_based,
+        )
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | None) -> RecipientAuth:
@@ -91,6 +116,8 @@ class RecipientAuth:
             methods=tuple(Method(m) for m in data["methods"]),
             phone=data.get("phone"),
             access_code_hash=data.get("access_code_hash"),
+            channels=tuple(data.get("channels") or ()),
+            risk_based=bool(data.get("risk_based", False)),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -98,7 +125,23 @@ class RecipientAuth:
             "methods": [m.value for m in self.methods],
             "phone": self.phone,
             "access_code_hash": self.access_code_hash,
+            "channels": list(self.channels),
+            **({"risk_based": True} if self.risk_based else {}),
         }
+
+
+def _channels(channels: Sequence[str] | None, who: str) -> tuple[str, ...]:
+    chosen: list[str] = []
+    for name in channels or ():
+        if name not in CHANNELS:
+            raise ValidationError(
+                f"{who}: unknown verification channel {str(name)[:40]!r} "
+                f"(known: {', '.join(CHANNELS)})"
+            )
+        if name in chosen:
+            raise ValidationError(f"{who}: channel {name} is named twice")
+        chosen.append(name)
+    return tuple(chosen)
 
 
 def _methods(methods: Sequence[str] | None, who: str) -> tuple[Method, ...]:

@@ -4,7 +4,8 @@ privilege. Server-rendered pages under ``/console``; ``install(app)`` mounts the
     guard.py     what each route needs (``@needs``) and the one check that enforces it
     signin.py    SSO sign-in, callback, sign-out
     factors.py   second factor: TOTP and passkey enrolment and verification
-    pages.py     home, envelopes (void, evidence), review queue, audit log
+    pages.py     home, envelopes (void, evidence), audit log
+    reviews.py   the review queue: escalations and assistance requests, decisions (C5, C7)
     admin.py     operators and API clients (owners)
     render.py    templates, navigation
 """
@@ -14,11 +15,11 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
-from sealwright.web.console import admin, factors, pages, signin
+from sealwright.web.console import admin, factors, pages, reviews, signin
 from sealwright.web.console.guard import COOKIE_PATH, SESSION_COOKIE, ConsoleRefusal
 from sealwright.web.console.render import page
 
-ROUTERS = (signin.router, factors.router, pages.router, admin.router)
+ROUTERS = (signin.router, factors.router, pages.router, reviews.router, admin.router)
 
 
 def install(app: FastAPI) -> None:

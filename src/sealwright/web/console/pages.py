@@ -1,4 +1,4 @@
-"""The console's pages once signed in (B7, G4): home, envelopes, review queue, audit log.
+"""The console's pages once signed in (B7, G4): home, envelopes, audit log.
 
 Every object is loaded through the operator's tenant: another tenant's envelope is "not
 found" (and a ``console:access:denied`` event). Pages show envelope metadata and status,
@@ -159,17 +159,6 @@ async def evidence(envelope_id: str, request: Request, rt: RuntimeDep, ctx: Ctx)
             "Cache-Control": "no-store",
         },
     )
-
-
-# -- review queue --------------------------------------------------------------------------
-
-
-@router.get("/review", response_class=HTMLResponse)
-@needs(Permission.REVIEW_READ)
-def review(request: Request, ctx: Ctx) -> Response:
-    """Escalated verifications waiting for a reviewer. Issue 5 builds the queue; until then
-    there is nothing that can be escalated, and the page says so."""
-    return page(request, "console/review.html", ctx=ctx, items=[])
 
 
 # -- audit log -----------------------------------------------------------------------------

@@ -21,6 +21,7 @@ NAV: tuple[tuple[str, str, Permission], ...] = (
     ("Envelopes", "/console/envelopes", Permission.ENVELOPES_READ),
     ("Review queue", "/console/review", Permission.REVIEW_READ),
     ("Audit log", "/console/audit", Permission.AUDIT_READ),
+    ("QR codes", "/console/qr", Permission.AUDIT_READ),
     ("Operators", "/console/operators", Permission.OPERATORS_MANAGE),
     ("API clients", "/console/clients", Permission.CLIENTS_MANAGE),
 )
