@@ -40,34 +40,11 @@ from tests.integration.test_orchestrator_world import (
 from tests.integration.test_orchestrator_world import carrier as carrier
 from tests.integration.test_video_channel_http import consent, finish, upload, vid_hash
 
-POLICY = """
-format: sealwright-risk-policy/1
-version: payroll-2026-11
-name: payroll approvals (seed 003 case study)
-document_classes:
-  default:
-    - {min: 0, max: 20, all_of: [email-otp, sms-otp]}
-    - {min: 21, max: 60, all_of: [email-otp, phone-callback]}
-    - {min: 61, max: 100, all_of: [video, qr-device, manual-review]}
-  payroll:
-    - {min: 0, max: 20, all_of: [email-otp], note: routine payroll}
-    - min: 21
-      max: 60
-      all_of: [phone-callback, qr-device]
-      note: off-cycle payment over 10k -- callback and a signed QR on the manager's device
-    - {min: 61, max: 100, all_of: [video, qr-device, manual-review]}
-fallbacks:
-  phone-callback: [video]
-  qr-device: [video]
-  video: [manual-review]
-"""
-
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str, carrier: CarrierSimulator) -> Settings:
-    policy = tmp_path / "payroll-policy.yaml"
-    policy.write_text(POLICY)
-    return orchestrated_settings(tmp_path, database_url, carrier, risk_policy_file=str(policy))
+    """The built-in policy: its ``payroll`` class is seed 003's case study."""
+    return orchestrated_settings(tmp_path, database_url, carrier)
 
 
 def _payroll_envelope(driver: DemoDriver) -> dict[str, Any]:
@@ -165,7 +142,7 @@ def test_payroll_over_10k_unreachable_phone_escalates_to_video(
     document = next(s for s in first["data"]["signals"] if s["name"] == "document")
     assert document["contribution"] == 30  # sensitive class + value over the threshold
     assert "12000" not in str(first)  # the amount itself is not in the evidence
-    assert first["data"]["policy_version"] == "payroll-2026-11"
+    assert first["data"]["policy_version"] == 2  # the built-in policy
     [plan] = tagged(found, "system:plan:created")
     assert plan["data"]["required"] == ["phone-callback", "qr-device"]
     [fallback] = tagged(found, "system:plan:fallback")

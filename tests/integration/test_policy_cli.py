@@ -66,7 +66,7 @@ def test_check_valid_and_invalid(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(
         good.read_text()
-        .replace("    - min: 21\n", "    - min: 25\n")
+        .replace("    - min: 21\n", "    - min: 25\n", 1)  # the default class only
         .replace("  sms-otp: {ttl_seconds: 180", "  sms-otp: {ttl_seconds: 900")
     )
     done = run("policy", "check", str(bad))

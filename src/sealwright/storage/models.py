@@ -632,3 +632,33 @@ class FaceTemplate(Base):
     recording_id: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime]
     delete_after: Mapped[datetime] = mapped_column(index=True)
+
+
+class FraudFlag(Base):
+    """A fraud flag on a signer identity (D1's "past fraud flags"): raised by a reviewer's
+    denial or an operator; read by the risk signals of that identity's later ceremonies."""
+
+    __tablename__ = "fraud_flags"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    identity: Mapped[str] = mapped_column(String(64), index=True)
+    #: low | medium | high
+    severity: Mapped[str] = mapped_column(String(10))
+    reason: Mapped[str] = mapped_column(String(200))
+    #: Who raised it: ``operator:<id>`` (a review), ``api:<client>``.
+    source: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime]
+
+
+class SignatureTemplate(Base):
+    """The motion template (risk/motion.py) of a drawn signature a risk-based signer signed
+    with, encrypted under the keyring with an aad naming the identity (biometric data: never
+    in the clear). The identity's first is the enrolled one (similarity); all are checked
+    for replays."""
+
+    __tablename__ = "signature_templates"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    identity: Mapped[str] = mapped_column(String(64), index=True)
+    recipient_id: Mapped[str] = mapped_column(ForeignKey("recipients.id"))
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]

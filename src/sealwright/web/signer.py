@@ -34,8 +34,9 @@ from sealwright.services.ceremony import CeremonyService
 from sealwright.services.channel_flow.flow import ChannelFlow
 from sealwright.services.envelopes import document_aad
 from sealwright.services.orchestrator import Orchestrator
+from sealwright.services.orchestrator.history import SignerHistory
 from sealwright.services.signer_audit import SignerContext
-from sealwright.services.signer_auth.policy import RecipientAuth
+from sealwright.services.signer_auth.policy import RecipientAuth, signer_identity
 from sealwright.web import signer_channels, signer_methods, signer_sms
 from sealwright.web.signer_pages import (
     COOKIE,
@@ -309,6 +310,7 @@ async def sign(request: Request, rt: RuntimeDep) -> Response:
         if strokes is None:
             raise ValidationError("the drawn signature could not be read; draw it again")
         s.sign(db, c, values=values, signature=signature)
+        _remember_drawing(s, db, c, signature)  # only a signature that was accepted
 
     try:
         await run_in_threadpool(_signer, rt, request, _risk_look(request, signature))
@@ -341,14 +343,35 @@ def _risk_look(
         if signature.kind == "drawn" and signature.strokes:
             from sealwright.risk.motion import assess as motion_of
 
+            identity = signer_identity(c.envelope.tenant_id, c.recipient.email)
+            enrolled, previous = SignerHistory(s.rt).templates(db, identity)
             try:  # a drawing sign() will refuse anyway is not scored
                 signature.validate()
-                motion = motion_of(signature.strokes)
+                motion = motion_of(signature.strokes, previous=previous, enrolled=enrolled)
             except (ValidationError, ValueError, TypeError):
                 motion = None
         Orchestrator(s.rt).observe(db, c, info, motion=motion)
 
     return look
+
+
+def _remember_drawing(
+    s: CeremonyService, db: Session, c: SignerContext, signature: SignatureInput
+) -> None:
+    """A risk-based signer's drawn signature leaves its encrypted motion template (D5):
+    the first is the enrolled one, and every later drawing is checked against them all."""
+    if signature.kind != "drawn" or not RecipientAuth.from_json(c.recipient.auth).risk_based:
+        return
+    from sealwright.risk.motion import template
+
+    made = template(signature.strokes)
+    if made is not None:
+        SignerHistory(s.rt).remember(
+            db,
+            identity=signer_identity(c.envelope.tenant_id, c.recipient.email),
+            recipient_id=c.recipient.id,
+            template=made,
+        )
 
 
 def _step_up_page(request: Request, rt: RuntimeDep) -> Response:

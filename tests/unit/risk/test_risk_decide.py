@@ -54,7 +54,7 @@ def test_default_tiers(score: int, channels: tuple[str, ...], review: bool) -> N
     assert decision.all_of == channels
     assert decision.manual_review is review
     assert decision.policy_hash == default_policy().hash
-    assert decision.policy_version == 1
+    assert decision.policy_version == 2
 
 
 def test_medium_tier_details() -> None:

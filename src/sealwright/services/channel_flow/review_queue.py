@@ -25,7 +25,9 @@ from sealwright.domain.events import EventTag
 from sealwright.errors import NotFound
 from sealwright.services.channel_flow.flow import ASSISTED, PENDING, REVIEW, ChannelFlow
 from sealwright.services.envelopes import EnvelopeService
+from sealwright.services.orchestrator.history import SignerHistory
 from sealwright.services.runtime import Runtime
+from sealwright.services.signer_auth.policy import signer_identity
 from sealwright.storage.models import (
     ChannelVerification,
     Envelope,
@@ -118,10 +120,21 @@ class ReviewQueue:
                 "assertion": row.assertion_id,
             },
         )
-        if item.kind == REVIEW and not approve and env.status == EnvelopeStatus.SENT.value:
-            EnvelopeService(self.rt).void(
-                session, env, actor=actor, reason=f"manual review denied: {reason.strip()}"
+        if item.kind == REVIEW and not approve:
+            recipient = session.get(Recipient, item.recipient)
+            assert recipient is not None
+            SignerHistory(self.rt).flag(  # the risk engine remembers it (D1)
+                session,
+                tenant_id=tenant_id,
+                identity=signer_identity(tenant_id, recipient.email),
+                severity="high",
+                reason=f"manual review denied: {reason.strip()}",
+                source=actor,
             )
+            if env.status == EnvelopeStatus.SENT.value:
+                EnvelopeService(self.rt).void(
+                    session, env, actor=actor, reason=f"manual review denied: {reason.strip()}"
+                )
         return row
 
     # -- internals -----------------------------------------------------------------------

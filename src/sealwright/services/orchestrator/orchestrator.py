@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
@@ -26,6 +27,7 @@ from sealwright.risk.decision import PolicyDecision, decide
 from sealwright.risk.plan import Basis, Plan, PlanEvent, from_decision
 from sealwright.risk.score import RiskAssessment, assess
 from sealwright.services.orchestrator.evidence import PLAN_TAGS, assessed_data, trigger_of
+from sealwright.services.orchestrator.history import SignerHistory
 from sealwright.services.orchestrator.signals import (
     RequestSignals,
     attestation,
@@ -118,6 +120,7 @@ class Orchestrator:
             motion=None if motion is None else MotionResult.of(motion),
             attested=attested,
         )
+        context = replace(context, fraud_flags=SignerHistory.flags(session, identity))
         if moved:
             session.add(
                 SignerObservation(
