@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,7 +26,6 @@ import httpx
 
 from sealwright.cli.demo_driver import CODE, LINK, DemoDriver, DemoError, DemoResult
 from sealwright.cli.demo_driver import ok_or_raise as _ok
-from sealwright.config import Settings
 from sealwright.services.demo import demo_pdf
 from sealwright.services.runtime import Runtime
 
@@ -40,34 +38,11 @@ REVIEWER = "operator:demo-reviewer"
 
 def run_local(data_dir: Path | None) -> tuple[DemoResult, bytes]:
     """The scenario against a fresh local service; (result, trust file)."""
-    from sealwright.services.admin import create_client, create_tenant
+    from sealwright.cli.demo_local import local_service
     from sealwright.services.evidence_export import trust_store
-    from sealwright.web.app import create_app
-    from sealwright.web.server import BackgroundServer, free_port
 
-    with tempfile.TemporaryDirectory(prefix="sealwright-demo-") as tmp:
-        port = free_port()
-        settings = Settings(
-            data_dir=data_dir or Path(tmp),
-            port=port,
-            public_url=f"http://127.0.0.1:{port}",
-            mail_mode="capture",
-            sms_mode="simulator",
-        )
-        rt = Runtime.build(settings)
-        try:
-            with rt.db.transaction() as session:
-                tenant = create_tenant(rt, session, f"demo-{port}")
-                client, secret = create_client(rt, session, tenant, "demo driver")
-            with BackgroundServer(create_app(rt), port=port) as server:
-                driver = DemoDriver(server.url, client.id, secret)
-                try:
-                    result = HighRiskScenario(rt, driver).run()
-                finally:
-                    driver.close()
-            return result, trust_store(rt).to_json()
-        finally:
-            rt.close()
+    with local_service(data_dir, sms_mode="simulator") as (rt, driver):
+        return HighRiskScenario(rt, driver).run(), trust_store(rt).to_json()
 
 
 class HighRiskScenario:

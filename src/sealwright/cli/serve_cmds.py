@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import signal
-import tempfile
 import threading
 from pathlib import Path
 
@@ -233,35 +232,11 @@ def demo(
 
 
 def _local_demo(data_dir: Path | None):  # type: ignore[no-untyped-def]
-    from sealwright.cli.demo_driver import DemoDriver
-    from sealwright.services.admin import create_client, create_tenant
+    from sealwright.cli.demo_local import local_service
     from sealwright.services.evidence_export import trust_store
-    from sealwright.services.runtime import Runtime
-    from sealwright.web.app import create_app
-    from sealwright.web.server import BackgroundServer, free_port
 
-    with tempfile.TemporaryDirectory(prefix="sealwright-demo-") as tmp:
-        port = free_port()
-        settings = Settings(
-            data_dir=data_dir or Path(tmp),
-            port=port,
-            public_url=f"http://127.0.0.1:{port}",
-            mail_mode="capture",
-        )
-        rt = Runtime.build(settings)
-        try:
-            with rt.db.transaction() as session:
-                tenant = create_tenant(rt, session, f"demo-{port}")
-                client, secret = create_client(rt, session, tenant, "demo driver")
-            with BackgroundServer(create_app(rt), port=port) as server:
-                driver = DemoDriver(server.url, client.id, secret)
-                try:
-                    result = driver.run()
-                finally:
-                    driver.close()
-            return result, trust_store(rt).to_json()
-        finally:
-            rt.close()
+    with local_service(data_dir) as (rt, driver):
+        return driver.run(), trust_store(rt).to_json()
 
 
 def _version() -> str:

@@ -16,21 +16,19 @@ import hashlib
 import hmac
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
-
 from sealwright.errors import DeliveryFailed
+from sealwright.identity.twilio_rest import E164 as E164
+from sealwright.identity.twilio_rest import TwilioAccount as TwilioAccount
+from sealwright.identity.twilio_rest import TwilioRestClient
+from sealwright.identity.twilio_rest import is_e164 as is_e164
 
-#: ITU-T E.164: a "+", a country code not starting with 0, 7 to 15 digits in all (the
-#: shortest numbers in service, e.g. Niue's, have 7).
-E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 #: Twilio refuses longer bodies (error 21617); a code message is far shorter.
 MAX_BODY_CHARS = 1600
 _SID = re.compile(r"(SM|MM)[0-9a-fA-F]{32}")
-_ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
 #: Statuses Twilio reports for a message, in the order a message moves through them.
 STATUSES = (
     "accepted",
@@ -76,10 +74,6 @@ class SmsSender(Protocol):
     def send(self, *, to: str, body: str) -> str:
         """Hand one SMS to the provider; return its message id. Raises ``SmsFailed``."""
         ...
-
-
-def is_e164(number: str) -> bool:
-    return E164.fullmatch(number) is not None
 
 
 @dataclass(frozen=True)
@@ -161,57 +155,17 @@ def valid_twilio_signature(auth_token: str, url: str, params: Params, signature:
 # -- the adapter -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class TwilioAccount:
-    """Where and as whom to send. ``base_url`` is Twilio's API root or a compatible one
-    (the carrier simulator's in development)."""
-
-    account_sid: str
-    auth_token: str = field(repr=False)
-    from_number: str
-    base_url: str = "https://api.twilio.com"
-    status_callback: str | None = None
-
-
-class TwilioSms:
+class TwilioSms(TwilioRestClient):
     """``SmsSender`` over Twilio's Messages API. A POST that reached the provider is never
     repeated here (it is not idempotent: the code could arrive twice); only a request that
     could not even connect is tried once more."""
 
-    def __init__(
-        self,
-        account: TwilioAccount,
-        *,
-        http: httpx.Client | None = None,
-        timeout: float = 10.0,
-        connect_retries: int = 1,
-    ) -> None:
-        if _ACCOUNT_SID.fullmatch(account.account_sid) is None:
-            raise ValueError("Twilio account SID must look like AC followed by 32 hex digits")
-        if not is_e164(account.from_number):
-            raise ValueError("Twilio sender number must be in E.164 form (+15551234567)")
-        if urlsplit(account.base_url).scheme not in ("https", "http"):
-            raise ValueError("Twilio base_url must be an http(s) URL")
-        self.account = account
-        self._own_http = http is None
-        self._http = http or httpx.Client()
-        self._timeout = httpx.Timeout(timeout, connect=min(timeout, 5.0))
-        self._connect_retries = connect_retries
-
-    def close(self) -> None:
-        if self._own_http:
-            self._http.close()
-
-    def __enter__(self) -> TwilioSms:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    resource = "Messages"
+    number_role = "sender"
 
     @property
     def messages_url(self) -> str:
-        root = self.account.base_url.rstrip("/")
-        return f"{root}/2010-04-01/Accounts/{self.account.account_sid}/Messages.json"
+        return self.resource_url
 
     def send(self, *, to: str, body: str) -> str:
         if not is_e164(to):
@@ -221,54 +175,7 @@ class TwilioSms:
         form = {"To": to, "From": self.account.from_number, "Body": body}
         if self.account.status_callback:
             form["StatusCallback"] = self.account.status_callback
-        response = self._post(form)
-        return self._message_sid(response)
-
-    def _post(self, form: dict[str, str]) -> httpx.Response:
-        attempts = 1 + max(self._connect_retries, 0)
-        for attempt in range(attempts):
-            try:
-                return self._http.post(
-                    self.messages_url,
-                    data=form,
-                    auth=(self.account.account_sid, self.account.auth_token),
-                    headers={"Accept": "application/json"},
-                    timeout=self._timeout,
-                )
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                # Nothing reached the provider: safe to try again.
-                if attempt + 1 == attempts:
-                    raise SmsFailed(f"provider unreachable ({type(exc).__name__})") from exc
-            except httpx.TimeoutException as exc:
-                raise SmsFailed(
-                    f"provider did not answer in time ({type(exc).__name__})",
-                    outcome_unknown=True,
-                ) from exc
-            except httpx.HTTPError as exc:
-                raise SmsFailed(
-                    f"transport error ({type(exc).__name__})", outcome_unknown=True
-                ) from exc
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    @staticmethod
-    def _message_sid(response: httpx.Response) -> str:
-        try:
-            payload = response.json()
-        except ValueError:
-            payload = None
-        if not isinstance(payload, dict):
-            payload = {}
-        status = response.status_code
-        if status >= 400 or "sid" not in payload:
-            code = payload.get("code")
-            error_code = code if isinstance(code, int) and not isinstance(code, bool) else None
-            # Twilio's "message" may quote the number; only the numeric code is kept.
-            label = f"provider error {error_code}" if error_code else "provider error"
-            permanent = 400 <= status < 500 and status not in (408, 429)
-            raise SmsFailed(f"{label} (HTTP {status})", error_code=error_code, permanent=permanent)
-        sid = payload["sid"]
-        if not isinstance(sid, str) or _SID.fullmatch(sid) is None:
-            raise SmsFailed("provider answered without a message sid", outcome_unknown=True)
+        sid, payload = self._created(self._post(form, SmsFailed), _SID, SmsFailed, "message")
         if payload.get("status") in FINAL_FAILURES:
             code = payload.get("error_code")
             raise SmsFailed(

@@ -20,10 +20,8 @@ from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit
 
-import httpx
-
 from sealwright.errors import DeliveryFailed
-from sealwright.identity.sms import TwilioAccount, is_e164
+from sealwright.identity.twilio_rest import TwilioRestClient, is_e164
 
 __all__ = [
     "CALL_STATUSES",
@@ -55,7 +53,6 @@ FAILED_CALL_STATUSES = frozenset({"busy", "no-answer", "failed", "canceled"})
 #: The progress events we ask the carrier to report (``completed`` is always reported).
 STATUS_EVENTS = ("initiated", "ringing", "answered", "completed")
 _CALL_SID = re.compile(r"CA[0-9a-fA-F]{32}")
-_ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
 _ANSWERED_BY = re.compile(r"[a-z_]{1,40}")
 #: ``StirVerstat`` as Twilio reports it (``TN-Validation-Passed-A``, ...).
 _VERSTAT = re.compile(r"TN-Validation-(Passed|Failed)-([ABC])")
@@ -68,11 +65,18 @@ class CallFailed(DeliveryFailed):
     code = "call-failed"
 
     def __init__(
-        self, reason: str, *, error_code: int | None = None, permanent: bool = False
+        self,
+        reason: str,
+        *,
+        error_code: int | None = None,
+        permanent: bool = False,
+        outcome_unknown: bool = False,
     ) -> None:
         super().__init__(f"call not placed: {reason}", permanent=permanent)
         self.reason = reason
         self.error_code = error_code
+        #: The provider may have placed it although no answer came back: never call again.
+        self.outcome_unknown = outcome_unknown
 
 
 class CallPlacer(Protocol):
@@ -149,38 +153,16 @@ def parse_gather(params: Mapping[str, str]) -> GatherResult:
     return GatherResult(sid, digits)
 
 
-class TwilioVoice:
+class TwilioVoice(TwilioRestClient):
     """``CallPlacer`` over Twilio's Calls API. A POST that reached the provider is never
     repeated (the phone would ring twice); only one that could not connect is tried again."""
 
-    def __init__(
-        self,
-        account: TwilioAccount,
-        *,
-        http: httpx.Client | None = None,
-        timeout: float = 10.0,
-        connect_retries: int = 1,
-    ) -> None:
-        if _ACCOUNT_SID.fullmatch(account.account_sid) is None:
-            raise ValueError("Twilio account SID must look like AC followed by 32 hex digits")
-        if not is_e164(account.from_number):
-            raise ValueError("Twilio caller number must be in E.164 form (+15551234567)")
-        if urlsplit(account.base_url).scheme not in ("https", "http"):
-            raise ValueError("Twilio base_url must be an http(s) URL")
-        self.account = account
-        self._own_http = http is None
-        self._http = http or httpx.Client()
-        self._timeout = httpx.Timeout(timeout, connect=min(timeout, 5.0))
-        self._connect_retries = connect_retries
-
-    def close(self) -> None:
-        if self._own_http:
-            self._http.close()
+    resource = "Calls"
+    number_role = "caller"
 
     @property
     def calls_url(self) -> str:
-        root = self.account.base_url.rstrip("/")
-        return f"{root}/2010-04-01/Accounts/{self.account.account_sid}/Calls.json"
+        return self.resource_url
 
     def place_call(self, *, to: str, twiml_url: str, status_url: str) -> str:
         if not is_e164(to):
@@ -197,45 +179,7 @@ class TwilioVoice:
             ("StatusCallbackMethod", "POST"),
             *(("StatusCallbackEvent", event) for event in STATUS_EVENTS),
         ]
-        return self._call_sid(self._post(form))
-
-    def _post(self, form: list[tuple[str, str]]) -> httpx.Response:
-        attempts = 1 + max(self._connect_retries, 0)
-        for attempt in range(attempts):
-            try:
-                return self._http.post(
-                    self.calls_url,
-                    data=_multi(form),
-                    auth=(self.account.account_sid, self.account.auth_token),
-                    headers={"Accept": "application/json"},
-                    timeout=self._timeout,
-                )
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                if attempt + 1 == attempts:
-                    raise CallFailed(f"provider unreachable ({type(exc).__name__})") from exc
-            except httpx.HTTPError as exc:
-                # It may have been placed: never call again on our own.
-                raise CallFailed(f"transport error ({type(exc).__name__})") from exc
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    @staticmethod
-    def _call_sid(response: httpx.Response) -> str:
-        try:
-            payload = response.json()
-        except ValueError:
-            payload = None
-        if not isinstance(payload, dict):
-            payload = {}
-        status = response.status_code
-        if status >= 400 or "sid" not in payload:
-            code = payload.get("code")
-            error_code = code if isinstance(code, int) and not isinstance(code, bool) else None
-            label = f"provider error {error_code}" if error_code else "provider error"
-            permanent = 400 <= status < 500 and status not in (408, 429)
-            raise CallFailed(f"{label} (HTTP {status})", error_code=error_code, permanent=permanent)
-        sid = payload["sid"]
-        if not isinstance(sid, str) or _CALL_SID.fullmatch(sid) is None:
-            raise CallFailed("provider answered without a call sid")
+        sid, _ = self._created(self._post(_multi(form), CallFailed), _CALL_SID, CallFailed, "call")
         return sid
 
 
