@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 import zipfile
 from collections.abc import Iterator
 from contextlib import closing
@@ -33,7 +34,7 @@ from sealwright.services.channel_flow.flow import ChannelFlow, channels
 from sealwright.services.channel_flow.review_queue import ReviewQueue
 from sealwright.services.evidence_export import trust_store
 from sealwright.services.runtime import Runtime
-from sealwright.simulators.carrier import CarrierSimulator
+from sealwright.simulators.carrier import CarrierSimulator, Failure
 from sealwright.storage.models import ChannelVerification, Envelope, Recipient, VerificationPlan
 from sealwright.web.server import BackgroundServer
 from tests.integration.carrier_world import carrier_settings
@@ -374,4 +375,37 @@ def test_assistance_request_approved_by_a_reviewer_passes_the_channel(
     with runtime.db.transaction() as session:
         runs = session.execute(select(ChannelVerification)).scalars().all()
         assert [(r.channel, r.status) for r in runs] == [("assisted", "passed")]
+    driver.close()
+
+
+def test_an_undelivered_pin_text_ends_the_run_from_the_carriers_signed_report(
+    runtime: Runtime, server: BackgroundServer, carrier: CarrierSimulator
+) -> None:
+    """The carrier's signed "undelivered" report fails the run at once (reason
+    undeliverable: what a risk plan falls back on), instead of waiting for the TTL; a
+    signer cannot post such a report as an answer."""
+    unreachable = "+447700900404"
+    carrier.fail_number(unreachable, Failure.UNREACHABLE)
+    driver = _driver(runtime, server)
+    create_envelope(driver, auth={"verification_channels": ["sms-otp"], "phone": unreachable})
+    base = server.url
+    with closing(_signed_in(driver, base)) as browser:
+        run = _start(browser, base, "sms-otp")
+        forged = browser.post(
+            f"{base}/s/channels/v/{run}/answer", data={"kind": "sms-status", "value": "failed"}
+        )
+        assert forged.status_code == 403
+        assert _status(browser, base, run) == "pending"
+        deadline = time.monotonic() + 30
+        while _status(browser, base, run) == "pending" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _status(browser, base, run) == "failed"
+    [issued] = events(runtime, "system:assertion:issued")
+    assert (issued["data"]["channel"], issued["data"]["result"]) == ("sms-otp", "failed")
+    with runtime.db.transaction() as session:
+        row = session.get(ChannelVerification, run)
+        assert row is not None
+        assert row.completed_by == "carrier"
+    refused = [e["data"]["reason"] for e in events(runtime, "signer:channel:refused")]
+    assert refused == ["carrier evidence from signer"]
     driver.close()

@@ -23,8 +23,10 @@ from sealwright.channels.port import (
 )
 from sealwright.errors import DeliveryFailed, ValidationError
 
-__all__ = ["PIN_OUTCOMES", "SmsPinChannel", "check_pin", "pin_payload"]
+__all__ = ["DELIVERY_REPORT", "PIN_OUTCOMES", "SmsPinChannel", "check_pin", "pin_payload"]
 
+#: Evidence kind of a carrier's signed delivery report that the text was not delivered.
+DELIVERY_REPORT = "sms-status"
 #: (to, body, reference) -> the carrier's message id; raises DeliveryFailed.
 SendSms = Callable[[str, str, str], str]
 
@@ -120,6 +122,13 @@ class SmsPinChannel:
         *,
         now: datetime,
     ) -> ChannelResult:
+        if evidence.kind == DELIVERY_REPORT:  # the carrier's final word: it never arrived
+            return ChannelResult(
+                Outcome.FAILED,
+                True,
+                {"provider": "sms", "reason": "undeliverable", "sms_status": evidence.value},
+                state,
+            )
         if evidence.kind != "pin":
             raise ValidationError("this step is answered with the PIN from the text message")
         return check_pin(self._k_pin, request, state, evidence.value, now, {"provider": "sms"})

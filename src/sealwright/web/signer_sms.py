@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from sealwright.identity.sms import parse_status_callback
 from sealwright.services.ceremony import CeremonyService
+from sealwright.services.channel_flow.sms import REPORT_PREFIX, delivery_report
 from sealwright.services.signer_audit import SignerContext
 from sealwright.services.signer_auth.policy import Method, RecipientAuth
 from sealwright.services.signer_auth.sms_delivery import Delivery, SmsDelivery
@@ -94,5 +95,8 @@ async def sms_status(ref: str, request: Request, rt: RuntimeDep) -> Response:
         report = parse_status_callback(dict(params))
     except ValueError:
         return Response(status_code=400)
+    if ref.startswith(REPORT_PREFIX):  # a channel's PIN text (C2), not a method's code
+        known = await run_in_threadpool(delivery_report, rt, ref, report.status, report.to)
+        return Response(status_code=204 if known else 404)
     recorded = await run_in_threadpool(SmsDelivery(rt).report, ref, report)
     return Response(status_code=204 if recorded else 404)

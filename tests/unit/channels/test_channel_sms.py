@@ -127,3 +127,15 @@ def test_other_evidence_is_refused_and_delivery_failures_end_or_retry() -> None:
     temporary = channel(Outbox(DeliveryFailed("timeout")))
     with pytest.raises(DeliveryFailed):  # the job queue retries it
         temporary.dispatch(req, temporary.start(req).state, now=T0)
+
+
+def test_a_delivery_failure_report_ends_the_run_as_undeliverable() -> None:
+    outbox, req = Outbox(), request()
+    ch, state = started(outbox, req)
+    result = ch.complete(req, state, SignerEvidence("sms-status", "undelivered"), now=T0)
+    assert (result.outcome, result.final) == (Outcome.FAILED, True)
+    assert result.details == {
+        "provider": "sms",
+        "reason": "undeliverable",
+        "sms_status": "undelivered",
+    }

@@ -47,7 +47,7 @@ PENDING, PASSED, SUPERSEDED = "pending", "passed", "superseded"
 #: Evidence only an operator may submit (a reviewer's decision), never a signer or carrier.
 OPERATOR_KINDS = frozenset({"decision"})
 #: Evidence only a carrier's signed callback may submit (besides the channel's own tag).
-CARRIER_KINDS = frozenset({"dtmf", "call-status", "call-event"})
+CARRIER_KINDS = frozenset({"dtmf", "call-status", "call-event", "sms-status"})
 REVIEW, ASSISTED = "manual-review", "assisted"
 _UNSET = object()
 
