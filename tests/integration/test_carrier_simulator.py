@@ -231,6 +231,8 @@ def test_carrier_violation_reports_failed(carrier: CarrierSimulator, receiver: R
     assert carrier.wait_for(lambda: len(receiver.for_message(sid)) == 1)
     report = parse_status_callback(dict(receiver.for_message(sid)[0].form))
     assert (report.status, report.error_code) == ("failed", 30007)
+    # The receiver has the report; the simulator records our answer just after: wait for it.
+    assert carrier.wait_for(lambda: _answered(carrier, sid))
     message = carrier.messages.get(sid)
     assert message is not None
     assert message.callbacks[0].http_status == 204
@@ -269,3 +271,8 @@ def test_unreachable_provider(carrier: CarrierSimulator) -> None:
         sms.send(to=ALICE, body=BODY)
     assert info.value.reason.startswith("provider unreachable")
     assert not info.value.outcome_unknown
+
+
+def _answered(carrier: CarrierSimulator, sid: str) -> bool:
+    message = carrier.messages.get(sid)
+    return message is not None and any(c.http_status is not None for c in message.callbacks)
