@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from sealwright.cli.demo_driver import CODE, LINK, DemoDriver
+from sealwright.cli.demo_driver import DemoDriver
 from sealwright.services.runtime import Runtime
 from sealwright.web.server import BackgroundServer
+from tests.e2e.browsers import sign_in
 from tests.integration.helpers import events, new_client
 from tests.integration.signer_support import create_envelope
 
@@ -34,14 +35,7 @@ def test_keypad_mode_page_follows_the_call_and_moves_on(
     page = desk.new_page()
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.goto(driver.wait_mail("ada@example.com", LINK))
-    page.click("#continue")
-    page.wait_for_url("**/s/otp")
-    page.fill("#code", driver.wait_mail("ada@example.com", CODE))
-    page.click("#verify")
-    page.wait_for_url("**/s/consent")
-    page.check("#agree")
-    page.click("#consent")
+    sign_in(page, driver)
     page.goto(f"{server.url}/s/channels")
     page.click("#start-phone-callback")
     page.wait_for_url("**/s/channels/v/*")

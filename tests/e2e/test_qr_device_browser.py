@@ -10,9 +10,10 @@ import io
 import pytest
 from PIL import Image
 
-from sealwright.cli.demo_driver import CODE, LINK, DemoDriver
+from sealwright.cli.demo_driver import DemoDriver
 from sealwright.services.runtime import Runtime
 from sealwright.web.server import BackgroundServer
+from tests.e2e.browsers import sign_in
 from tests.integration.helpers import events, new_client
 from tests.integration.signer_support import create_envelope
 
@@ -31,14 +32,7 @@ def test_the_phone_scans_the_code_and_the_signing_page_moves_on(
 
     desk = browser.new_context()
     page = desk.new_page()
-    page.goto(driver.wait_mail("ada@example.com", LINK))
-    page.click("#continue")
-    page.wait_for_url("**/s/otp")
-    page.fill("#code", driver.wait_mail("ada@example.com", CODE))
-    page.click("#verify")
-    page.wait_for_url("**/s/consent")
-    page.check("#agree")
-    page.click("#consent")
+    sign_in(page, driver)
     page.goto(f"{server.url}/s/channels")
     page.click("#start-qr-device")
     page.wait_for_url("**/s/channels/v/*")
